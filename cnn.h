@@ -1,0 +1,2055 @@
+/* cnn.h - train small convolutional networks on a CPU, in one C99 header. MIT licence (end of file).
+
+   Do this in *one* C or C++ file of your project:
+
+       #define CNN_IMPLEMENTATION
+       #include "cnn.h"
+
+   and include "cnn.h" without the define everywhere else. Link with -lm; add -fopenmp to use
+   every core (OpenMP never changes a single bit of the results, see >>determinism).
+
+   A complete training run (examples/quickstart.c is the same thing with generated data):
+
+       cnn_rng rng; cnn_net *net = NULL; cnn_error err; cnn_net_desc d;
+       cnn_net_desc_init(&d, 1, 28, 28, 10);               // input C,H,W and classes
+       if (cnn_spec_parse("(64, (3,3), (1,1), 'relu', 0.2, 2, 'max') "
+                          "(32, (2,2), (1,1), 'relu', 0.2, 2, 'max')",
+                          d.blocks, CNN_MAX_BLOCKS, &d.nblocks, &err) ||
+           cnn_net_create(&net, &d, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+       cnn_rng_seed(&rng, 42);
+       cnn_net_init(net, &rng);                            // Glorot uniform, zero biases
+       cnn_train_opts o; cnn_train_opts_init(&o);          // Keras defaults, patience 20
+       o.epochs = 100; o.batch = 128; o.val_split = 0.1; o.seed = 42;
+       cnn_train_result r;
+       if (cnn_net_train(net, x, y, n, &o, &r, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+       cnn_net_evaluate(net, xt, yt, nt, 256, &acc, &loss, &err);
+       cnn_net_free(net);
+
+   x is float, NCHW (n x C x H x W, here n x 1 x 28 x 28) scaled to [0,1]; y holds class indices.
+
+   CONFIGURATION (define before the #include that carries CNN_IMPLEMENTATION)
+     CNN_MALLOC(sz) / CNN_REALLOC(p,sz) / CNN_FREE(p)   malloc/realloc/free      all three or none
+     CNN_ASSERT(x)       assert(x)           programming errors only (wrong shape passed to a kernel)
+     CNN_STATIC          (off)               make every function static to the including file
+     CNN_API             extern / static     linkage of every public symbol
+     CNN_NO_STDIO        (off)               drop every function that takes a path or FILE*
+     CNN_MAX_BLOCKS      16                  conv blocks per network
+
+   ERRORS
+     Anything that comes from data or the environment returns a cnn_status; when the caller
+     passes a cnn_error*, its msg says what and where (byte offset, expected vs found, shapes).
+     The library never prints and never exits. CNN_ASSERT is reserved for caller bugs.
+
+   OWNERSHIP
+     cnn_*_create / cnn_*_load return objects that the matching cnn_*_free releases (NULL is fine).
+     Buffers the caller passes in are only borrowed for the duration of the call.
+
+   CONTENTS (grep for the markers)
+     >>api          declarations          >>rng          random numbers, seed contract
+     >>tensor       shapes, allocation    >>conv         convolution: naive, then im2col+GEMM
+     >>gemm         matrix multiply       >>pool         max / min / average pooling
+     >>batchnorm    batch normalisation   >>act          relu, sigmoid, tanh
+     >>dropout      inverted dropout      >>dense        fully connected layer
+     >>loss         softmax cross-entropy >>adam         Adam optimiser, Glorot init
+     >>spec         the study's notation  >>net          network build, forward, backward
+     >>train        training loop         >>study        the 22 configurations
+     >>determinism  why threads never change results
+     >>licence
+*/
+#ifndef CNN_H
+#define CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CNN_VERSION "0.1.0"
+
+#ifndef CNN_API
+#ifdef CNN_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define CNN_API static __attribute__((unused))   /* a private copy need not use every function */
+#else
+#define CNN_API static
+#endif
+#else
+#define CNN_API extern
+#endif
+#endif
+
+#ifndef CNN_MAX_BLOCKS
+#define CNN_MAX_BLOCKS 16
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* >>api ---------------------------------------------------------------------------------- */
+
+/* One list gives both the status enum and its default text (an X-macro). */
+#define CNN_STATUS_LIST(X)                                                   \
+    X(CNN_OK,                 "ok")                                          \
+    X(CNN_ERR_NOMEM,          "out of memory")                               \
+    X(CNN_ERR_ARG,            "invalid argument")                            \
+    X(CNN_ERR_SPEC,           "malformed spec string")                       \
+    X(CNN_ERR_SHAPE,          "shape does not fit")                          \
+    X(CNN_ERR_OPEN,           "cannot open file")                            \
+    X(CNN_ERR_READ,           "read error")                                  \
+    X(CNN_ERR_WRITE,          "write error")                                 \
+    X(CNN_ERR_NOT_IDX,        "not an IDX file")                             \
+    X(CNN_ERR_IDX_TYPE,       "unsupported IDX element type")                \
+    X(CNN_ERR_IDX_DIMS,       "bad IDX dimension count")                     \
+    X(CNN_ERR_OVERFLOW,       "size overflow")                               \
+    X(CNN_ERR_LIMIT,          "over the configured limit")                   \
+    X(CNN_ERR_TRUNCATED,      "truncated input")                             \
+    X(CNN_ERR_TRAILING,       "trailing bytes after the data")               \
+    X(CNN_ERR_GZIP_HEADER,    "bad gzip header")                             \
+    X(CNN_ERR_DEFLATE,        "bad DEFLATE stream")                          \
+    X(CNN_ERR_CRC,            "CRC-32 mismatch")                             \
+    X(CNN_ERR_LENGTH,         "gzip length mismatch")                        \
+    X(CNN_ERR_COUNT_MISMATCH, "image and label counts differ")               \
+    X(CNN_ERR_LABEL_RANGE,    "label out of range")                          \
+    X(CNN_ERR_DIVERGED,       "training diverged")                           \
+    X(CNN_ERR_FORMAT,         "bad model file")
+
+typedef enum cnn_status {
+#define CNN__ENUM(name, text) name,
+    CNN_STATUS_LIST(CNN__ENUM)
+#undef CNN__ENUM
+    CNN_STATUS_COUNT
+} cnn_status;
+
+/* Filled by every fallible call that is given one; msg always names what went wrong and where. */
+typedef struct cnn_error {
+    cnn_status status;
+    char msg[256];
+} cnn_error;
+
+CNN_API const char *cnn_status_name(cnn_status s);   /* "CNN_ERR_SPEC" */
+CNN_API const char *cnn_status_text(cnn_status s);   /* "malformed spec string" */
+
+/* >>rng
+   Seed contract: cnn_rng_seed(&r, s) followed by the same sequence of calls yields the same
+   numbers on every platform, compiler and thread count, for as long as CNN_VERSION's major
+   number stays the same. The generator is SplitMix64 (Steele, Lea and Flood, 2014): a 64-bit
+   counter stepped by the golden ratio and scrambled; its whole state is the struct, so a copy
+   of it is a checkpoint of the stream. */
+typedef struct cnn_rng { uint64_t state; } cnn_rng;
+
+CNN_API void     cnn_rng_seed(cnn_rng *r, uint64_t seed);
+CNN_API uint32_t cnn_rng_u32(cnn_rng *r);
+CNN_API float    cnn_rng_uniform(cnn_rng *r);                /* [0,1), 24 random bits  */
+CNN_API uint32_t cnn_rng_below(cnn_rng *r, uint32_t n);      /* [0,n), unbiased; n > 0 */
+CNN_API float    cnn_rng_normal(cnn_rng *r);                 /* mean 0, variance 1     */
+CNN_API void     cnn_rng_shuffle(cnn_rng *r, uint32_t *idx, size_t n);  /* Fisher-Yates */
+
+/* >>tensor ------------------------------------------------------------------------------
+   Every array is float32 in NCHW order: element (n,c,h,w) of an (N,C,H,W) array sits at
+   ((n*C + c)*H + h)*W + w. Counts are size_t; a single dimension is an int. */
+typedef struct cnn_tensor {
+    float *data;          /* owned: cnn_tensor_free releases it */
+    int n, c, h, w;
+} cnn_tensor;
+
+CNN_API cnn_status cnn_tensor_create(cnn_tensor *t, int n, int c, int h, int w, cnn_error *err); /* zeroed */
+CNN_API void       cnn_tensor_free(cnn_tensor *t);
+CNN_API size_t     cnn_tensor_count(const cnn_tensor *t);
+
+typedef enum cnn_padding   { CNN_PAD_VALID = 0, CNN_PAD_SAME = 1 } cnn_padding;
+typedef enum cnn_act       { CNN_ACT_RELU = 0, CNN_ACT_SIGMOID = 1, CNN_ACT_TANH = 2, CNN_ACT_LINEAR = 3 } cnn_act;
+typedef enum cnn_pool_type { CNN_POOL_MAX = 0, CNN_POOL_MIN = 1, CNN_POOL_AVG = 2 } cnn_pool_type;
+/* The caller picks the convolution algorithm; nothing picks it behind their back. */
+typedef enum cnn_conv_algo { CNN_CONV_IM2COL = 0, CNN_CONV_NAIVE = 1 } cnn_conv_algo;
+/* Order inside a block. The study says "batch normalisation after every convolution", which
+   reads either way; both are offered. Pool and dropout always come last, in that order. */
+typedef enum cnn_order     { CNN_ORDER_CONV_BN_ACT = 0, CNN_ORDER_CONV_ACT_BN = 1 } cnn_order;
+
+CNN_API const char *cnn_act_name(cnn_act a);              /* "relu", "sigmoid", "tanh", "linear" */
+CNN_API const char *cnn_pool_type_name(cnn_pool_type t);  /* "max", "min", "average" */
+
+/* >>conv -------------------------------------------------------------------------------- */
+typedef struct cnn_conv_shape {
+    int n, c, h, w;              /* input   x (N,C,H,W)            */
+    int k, r, s;                 /* weights w (K,C,R,S), bias b (K) */
+    int stride_h, stride_w;
+    int pad_top, pad_left;       /* zeros before the first row / column; the rest pad the end */
+    int p, q;                    /* output  y (N,K,P,Q)            */
+} cnn_conv_shape;
+
+/* 'valid': P = floor((H-R)/stride)+1, needs H >= R.  'same' (Keras/TensorFlow rule): P = ceil(H/stride),
+   total padding max((P-1)*stride + R - H, 0) split with the smaller half on top/left. */
+CNN_API cnn_status cnn_conv_shape_init(cnn_conv_shape *cs, int n, int c, int h, int w, int k, int r, int s,
+                                       int stride_h, int stride_w, cnn_padding pad, cnn_error *err);
+CNN_API void cnn_conv_forward_naive(const cnn_conv_shape *cs, const float *x, const float *w,
+                                    const float *b, float *y);
+/* dx, dw, db are accumulated into (+=); any of them may be NULL to skip it. */
+CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, const float *w,
+                                     const float *dy, float *dx, float *dw, float *db);
+/* im2col + GEMM. col is a caller-provided workspace of cnn_conv_col_floats() floats; forward fills
+   it with the unfolded input, which backward reads for dw and then overwrites while computing dx. */
+CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs);
+CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
+                                     const float *b, float *y, float *col);
+CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db);
+
+/* >>pool -------------------------------------------------------------------------------- */
+typedef struct cnn_pool_shape {
+    int n, c, h, w;              /* input  (N,C,H,W) */
+    int size, stride;            /* square window; stride 0 at init means stride = size */
+    int p, q;                    /* output (N,C,P,Q), P = floor((H-size)/stride)+1 */
+} cnn_pool_shape;
+
+CNN_API cnn_status cnn_pool_shape_init(cnn_pool_shape *ps, int n, int c, int h, int w, int size,
+                                       int stride, cnn_error *err);
+/* arg (N,C,P,Q) receives, for max and min, the index h*W+w of the chosen input in its plane
+   (the first one in row-major order on ties); it may be NULL for average pooling. */
+CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, float *y,
+                              int32_t *arg);
+CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg,
+                               const float *dy, float *dx);
+
+/* >>batchnorm --------------------------------------------------------------------------- */
+/* Per channel c over the N*HW values: xhat = (x - mean) / sqrt(var + eps), y = gamma*xhat + beta.
+   Training normalises with the batch's biased variance and moves the running statistics:
+   run = momentum*run + (1-momentum)*batch (running variance takes the unbiased batch variance,
+   as TensorFlow's fused kernel and PyTorch do). run_mean/run_var may be NULL. xhat (N,C,HW) and
+   invstd (C) are kept for backward. */
+CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma,
+                                  const float *beta, float *y, float *xhat, float *invstd,
+                                  float *run_mean, float *run_var, float momentum, float eps);
+CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma,
+                                  const float *beta, const float *run_mean, const float *run_var,
+                                  float eps, float *y);
+CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const float *xhat,
+                             const float *gamma, const float *invstd, float *dx, float *dgamma,
+                             float *dbeta);
+
+/* >>act --------------------------------------------------------------------------------- */
+CNN_API void cnn_act_forward(cnn_act a, size_t count, const float *x, float *y);  /* y may be x */
+/* dx += dy * f'(x), with f' written through the output y (relu: y>0, sigmoid: y(1-y), tanh: 1-y^2) */
+CNN_API void cnn_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx);
+
+/* >>dropout ----------------------------------------------------------------------------- */
+/* Inverted dropout: each mask entry is 0 with probability rate, else 1/(1-rate), so inference
+   is the identity. The mask is drawn from r in index order, whatever the thread count. */
+CNN_API void cnn_dropout_mask(cnn_rng *r, float rate, size_t count, float *mask);
+CNN_API void cnn_dropout_forward(size_t count, const float *mask, const float *x, float *y);
+CNN_API void cnn_dropout_backward(size_t count, const float *mask, const float *dy, float *dx);
+
+/* >>dense ------------------------------------------------------------------------------- */
+/* x (N,IN)  w (OUT,IN)  b (OUT)  y (N,OUT):  y = x w^T + b */
+CNN_API void cnn_dense_forward(int n, int in, int out, const float *x, const float *w,
+                               const float *b, float *y);
+CNN_API void cnn_dense_backward(int n, int in, int out, const float *x, const float *w,
+                                const float *dy, float *dx, float *dw, float *db);
+
+/* >>loss -------------------------------------------------------------------------------- */
+/* Fused softmax + cross-entropy on logits (N,K), via log-sum-exp so large logits never give
+   inf or NaN. Returns the mean loss; probs (N,K) and dlogits (N,K) = (p - onehot)/N may be NULL.
+   Labels must lie in [0,K) (checked with CNN_ASSERT; cnn_net_train checks data first). */
+CNN_API double cnn_softmax_xent(int n, int k, const float *logits, const int *labels, float *probs,
+                                float *dlogits);
+
+/* >>adam -------------------------------------------------------------------------------- */
+typedef struct cnn_adam {
+    float lr, beta1, beta2, eps;  /* Keras defaults: 1e-3, 0.9, 0.999, 1e-7 */
+    int64_t t;                    /* steps taken */
+} cnn_adam;
+
+CNN_API void cnn_adam_init(cnn_adam *a);
+/* One step over n parameters: m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+   p -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)   (Keras' form: eps is not bias-corrected) */
+CNN_API void cnn_adam_step(cnn_adam *a, size_t n, float *p, const float *g, float *m, float *v);
+/* Glorot (Xavier) uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)). Keras fans: dense
+   (in, out); conv (C*R*S, K*R*S). */
+CNN_API void cnn_glorot_uniform(cnn_rng *r, size_t count, int fan_in, int fan_out, float *w);
+
+/* >>spec -------------------------------------------------------------------------------- */
+/* One conv block: conv -> batch norm -> activation -> pool -> dropout (or conv -> activation ->
+   batch norm -> ..., see cnn_order). The study writes it as
+   (filters, (kh,kw), (sh,sw), 'activation', dropout, pool size, 'pool type'). */
+typedef struct cnn_block {
+    int filters, kernel_h, kernel_w, stride_h, stride_w;
+    cnn_padding padding;          /* the study's notation always means 'valid' */
+    cnn_act act;
+    float dropout;                /* [0,1) */
+    int pool, pool_stride;        /* pool size 1 = no pooling; stride 0 = pool size */
+    cnn_pool_type pool_type;
+} cnn_block;
+
+/* Parses blocks written as in the study's table, e.g.
+     (64, (3,3), (1,1), 'relu', 0.2, 2, 'max') (32, (2,2), (1,1), 'relu', 0.2, 2, 'max')
+   Whitespace anywhere between tokens; 'single' or "double" quotes; activation relu|sigmoid|tanh,
+   pool type max|min|average. On error the message reads
+     "spec: byte 14: expected ',' after the kernel size, found 'x'"                          */
+CNN_API cnn_status cnn_spec_parse(const char *text, cnn_block *blocks, int max_blocks, int *nblocks,
+                                  cnn_error *err);
+/* Writes the canonical text (the table's own spelling) into buf; returns the length it needs,
+   like snprintf, so a too-small buffer is detectable. */
+CNN_API size_t cnn_spec_format(const cnn_block *blocks, int nblocks, char *buf, size_t cap);
+
+/* >>net --------------------------------------------------------------------------------- */
+typedef struct cnn_net_desc {
+    int in_c, in_h, in_w, classes;
+    int nblocks;
+    cnn_block blocks[CNN_MAX_BLOCKS];
+    cnn_order order;
+    cnn_conv_algo algo;
+    float bn_momentum, bn_eps;    /* 0.99, 1e-3 (Keras) */
+} cnn_net_desc;
+
+typedef enum cnn_layer_kind {
+    CNN_LAYER_CONV, CNN_LAYER_BATCHNORM, CNN_LAYER_ACT, CNN_LAYER_POOL, CNN_LAYER_DROPOUT,
+    CNN_LAYER_DENSE
+} cnn_layer_kind;
+
+typedef struct cnn_layer_info {
+    cnn_layer_kind kind;
+    int block;                    /* 0-based conv block, -1 for the dense layer */
+    int in_c, in_h, in_w, out_c, out_h, out_w;
+    size_t params;                /* trainable parameters */
+    char text[64];                /* e.g. "conv 64 3x3 /1 valid", "pool max 2 /2" */
+} cnn_layer_info;
+
+typedef struct cnn_net cnn_net;
+
+CNN_API void       cnn_net_desc_init(cnn_net_desc *d, int in_c, int in_h, int in_w, int classes);
+/* Parses spec into d->blocks (see cnn_spec_parse). */
+CNN_API cnn_status cnn_net_desc_parse(cnn_net_desc *d, const char *spec, cnn_error *err);
+/* Builds the net: blocks, flatten, dense to d->classes, softmax. Checks every shape first and
+   names the block whose input is too small. Parameters are zero until cnn_net_init. */
+CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_error *err);
+CNN_API void       cnn_net_free(cnn_net *net);
+CNN_API void       cnn_net_init(cnn_net *net, cnn_rng *r);   /* Glorot uniform, zero biases */
+CNN_API const cnn_net_desc *cnn_net_get_desc(const cnn_net *net);
+CNN_API int        cnn_net_layer_count(const cnn_net *net);
+CNN_API void       cnn_net_layer_get(const cnn_net *net, int i, cnn_layer_info *info);
+CNN_API void       cnn_net_feature_shape(const cnn_net *net, int *c, int *h, int *w); /* before flatten */
+
+/* The parameter block: every trainable value of the net, layer after layer, in one array;
+   grads, and Adam's m and v are parallel arrays of the same length. state holds the batch-norm
+   running means and variances (not trained, but part of a saved model). Borrowed pointers,
+   valid until cnn_net_free. */
+CNN_API size_t     cnn_net_param_count(const cnn_net *net);
+CNN_API float     *cnn_net_params(cnn_net *net);
+CNN_API float     *cnn_net_grads(cnn_net *net);
+CNN_API size_t     cnn_net_state_count(const cnn_net *net);
+CNN_API float     *cnn_net_state(cnn_net *net);
+
+/* Make room for batches of up to n samples (the only call that allocates activations). */
+CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err);
+/* Training mode: batch-norm uses batch statistics and moves its running ones, dropout draws
+   masks from rng (borrowed; required in training mode). Inference: running statistics, no dropout. */
+CNN_API void       cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng);
+/* Forward pass on n samples (n <= reserved); returns the logits (N,classes), borrowed until the
+   next call on net. */
+CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n);
+/* Backward pass for the last forward (training mode): accumulates into cnn_net_grads. dlogits
+   is (N,classes); the input gradient is not computed. */
+CNN_API void       cnn_net_backward(cnn_net *net, const float *dlogits);
+/* One optimisation step on a batch: zero grads, forward, loss, backward, Adam. Allocates nothing.
+   Returns the mean loss; *correct (may be NULL) receives the number of right answers. */
+CNN_API double     cnn_net_train_step(cnn_net *net, cnn_adam *opt, const float *x, const int *y,
+                                      int n, int *correct);
+
+/* >>train ------------------------------------------------------------------------------- */
+typedef struct cnn_epoch_info {
+    int epoch;                    /* 1-based */
+    int epochs;                   /* the cap */
+    double loss, acc;             /* training, averaged over the epoch's batches in training mode */
+    double val_loss, val_acc;     /* held-out part, inference mode; NAN without validation */
+    int best_epoch;               /* epoch of the best monitored loss so far */
+    int improved;                 /* this epoch became the best */
+    int wait;                     /* epochs since the best (early stopping fires at patience) */
+} cnn_epoch_info;
+
+typedef struct cnn_train_opts {
+    int epochs;                   /* cap on epochs (default 100) */
+    int batch;                    /* default 32, as Keras */
+    double val_split;             /* last fraction of the data held out, as Keras (default 0) */
+    int patience;                 /* early stopping on val_loss (train loss without validation); 0 = off; default 20 */
+    double min_delta;             /* improvement must exceed this (default 0) */
+    int restore_best;             /* put back the best epoch's weights at the end (default 1) */
+    int shuffle;                  /* reshuffle the training part every epoch (default 1) */
+    uint64_t seed;                /* seeds the rng for shuffling and dropout */
+    cnn_adam adam;                /* Keras defaults */
+    /* called after every epoch; a non-zero return stops training */
+    int (*on_epoch)(const cnn_epoch_info *info, void *user);
+    /* called after every batch (progress bars); may be NULL */
+    void (*on_batch)(int epoch, int batch, int nbatches, double loss, void *user);
+    void *user;
+} cnn_train_opts;
+
+typedef struct cnn_train_result {
+    int epochs_run, best_epoch;
+    double best_loss;             /* best monitored loss (val_loss, or train loss without validation) */
+    int stopped_early;            /* 1 patience ran out, 2 the hook asked */
+} cnn_train_result;
+
+CNN_API void       cnn_train_opts_init(cnn_train_opts *o);
+/* x (n, C,H,W) and y (n) are borrowed. Checks labels, reserves memory, then trains. */
+CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, size_t n,
+                                 const cnn_train_opts *o, cnn_train_result *res, cnn_error *err);
+/* Inference mode, batches of `batch`: accuracy and mean log loss (either pointer may be NULL). */
+CNN_API cnn_status cnn_net_evaluate(cnn_net *net, const float *x, const int *y, size_t n, int batch,
+                                    double *acc, double *loss, cnn_error *err);
+/* Inference mode: class probabilities (n, classes) into probs. */
+CNN_API cnn_status cnn_net_predict(cnn_net *net, const float *x, size_t n, int batch, float *probs,
+                                   cnn_error *err);
+
+/* >>study ------------------------------------------------------------------------------- */
+/* The 22 configurations of the study (CS F425 Deep Learning, Assignment 2, Bhaskarpandit, S and
+   Kumar: CNNs on Fashion-MNIST), with the figures that study reports for them. */
+typedef struct cnn_study_row {
+    int model;                    /* 1..22; model 1 is the base model */
+    const char *spec;             /* the table's text, verbatim */
+    float train_acc, test_acc, train_loss, test_loss;   /* as reported by the study */
+} cnn_study_row;
+
+#define CNN_STUDY_MODELS 22
+CNN_API const cnn_study_row *cnn_study_row_get(int model);   /* NULL outside 1..22 */
+/* Fashion-MNIST input (1,28,28), 10 classes, the model's blocks. */
+CNN_API cnn_status cnn_study_desc(cnn_net_desc *d, int model, cnn_error *err);
+CNN_API const char *cnn_fashion_class_name(int label);        /* "T-shirt/top" ... "Ankle boot" */
+
+/* ... declarations continue (core: to be written) ... */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNN_H */
+
+/* ======================================================================================== */
+#ifdef CNN_IMPLEMENTATION
+#ifndef CNN_IMPLEMENTATION_DONE
+#define CNN_IMPLEMENTATION_DONE
+
+#include <stdarg.h>
+#include <stdio.h>     /* vsnprintf for messages; FILE* functions are under !CNN_NO_STDIO */
+#include <string.h>
+#include <math.h>
+
+#if defined(CNN_MALLOC) && defined(CNN_FREE) && defined(CNN_REALLOC)
+#elif !defined(CNN_MALLOC) && !defined(CNN_FREE) && !defined(CNN_REALLOC)
+#include <stdlib.h>
+#define CNN_MALLOC(sz)    malloc(sz)
+#define CNN_REALLOC(p,sz) realloc(p,sz)
+#define CNN_FREE(p)       free(p)
+#else
+#error "cnn.h: define all of CNN_MALLOC, CNN_REALLOC and CNN_FREE, or none of them"
+#endif
+
+#ifndef CNN_ASSERT
+#include <assert.h>
+#define CNN_ASSERT(x) assert(x)
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Record a failure in err (if given) and return its status: `return cnn__fail(err, ...)`. */
+static cnn_status cnn__fail(cnn_error *err, cnn_status s, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        err->status = s;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+static void cnn__ok(cnn_error *err) { if (err) { err->status = CNN_OK; err->msg[0] = 0; } }
+
+/* a*b with overflow check: returns 0 and leaves *out untouched on overflow */
+static int cnn__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > (size_t)-1 / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* OpenMP pragmas through _Pragma so that a build without -fopenmp sees no unknown pragma. */
+#ifdef _OPENMP
+#define CNN__PRAGMA(x) _Pragma(#x)
+#define CNN__OMP_FOR(cond) CNN__PRAGMA(omp parallel for schedule(static) if(cond))
+#else
+#define CNN__OMP_FOR(cond)
+#endif
+/* below this many multiply-adds a loop is not worth waking a second thread for */
+#define CNN__OMP_MIN_WORK 32768
+
+static const char *const cnn__status_names[] = {
+#define CNN__NAME(name, text) #name,
+    CNN_STATUS_LIST(CNN__NAME)
+#undef CNN__NAME
+};
+static const char *const cnn__status_texts[] = {
+#define CNN__TEXT(name, text) text,
+    CNN_STATUS_LIST(CNN__TEXT)
+#undef CNN__TEXT
+};
+
+CNN_API const char *cnn_status_name(cnn_status s)
+{
+    return (s >= 0 && s < CNN_STATUS_COUNT) ? cnn__status_names[s] : "CNN_ERR_UNKNOWN";
+}
+
+CNN_API const char *cnn_status_text(cnn_status s)
+{
+    return (s >= 0 && s < CNN_STATUS_COUNT) ? cnn__status_texts[s] : "unknown status";
+}
+
+/* >>rng implementation */
+CNN_API void cnn_rng_seed(cnn_rng *r, uint64_t seed) { r->state = seed; }
+
+static uint64_t cnn__rng_u64(cnn_rng *r)
+{
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+CNN_API uint32_t cnn_rng_u32(cnn_rng *r) { return (uint32_t)(cnn__rng_u64(r) >> 32); }
+
+CNN_API float cnn_rng_uniform(cnn_rng *r)
+{
+    return (float)(cnn_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
+}
+
+CNN_API uint32_t cnn_rng_below(cnn_rng *r, uint32_t n)
+{
+    /* rejection sampling: drop the top sliver of 2^32 that n does not divide evenly */
+    uint32_t limit = (uint32_t)(0u - n) % n, x;
+    CNN_ASSERT(n > 0);
+    do x = cnn_rng_u32(r); while (x < limit);
+    return x % n;
+}
+
+CNN_API float cnn_rng_normal(cnn_rng *r)
+{
+    /* Box-Muller; u1 in (0,1] so the log is finite */
+    double u1 = ((double)(cnn__rng_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(cnn__rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+CNN_API void cnn_rng_shuffle(cnn_rng *r, uint32_t *idx, size_t n)
+{
+    size_t i;
+    for (i = n; i > 1; i--) {
+        uint32_t j = cnn_rng_below(r, (uint32_t)i), t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* >>tensor implementation */
+static void *cnn__alloc_floats(size_t count)
+{
+    size_t bytes;
+    if (!cnn__mul_size(count ? count : 1, sizeof(float), &bytes)) return NULL;
+    return CNN_MALLOC(bytes);
+}
+
+static void *cnn__calloc_floats(size_t count)
+{
+    float *p = (float *)cnn__alloc_floats(count);
+    if (p) memset(p, 0, (count ? count : 1) * sizeof(float));
+    return p;
+}
+
+CNN_API size_t cnn_tensor_count(const cnn_tensor *t)
+{
+    return (size_t)t->n * (size_t)t->c * (size_t)t->h * (size_t)t->w;
+}
+
+CNN_API cnn_status cnn_tensor_create(cnn_tensor *t, int n, int c, int h, int w, cnn_error *err)
+{
+    size_t count = 1;
+    t->data = NULL;
+    t->n = t->c = t->h = t->w = 0;
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0)
+        return cnn__fail(err, CNN_ERR_ARG, "tensor: dimensions (%d,%d,%d,%d) must be positive", n, c, h, w);
+    if (!cnn__mul_size(count, (size_t)n, &count) || !cnn__mul_size(count, (size_t)c, &count) ||
+        !cnn__mul_size(count, (size_t)h, &count) || !cnn__mul_size(count, (size_t)w, &count) ||
+        count > (size_t)-1 / sizeof(float))
+        return cnn__fail(err, CNN_ERR_OVERFLOW, "tensor: (%d,%d,%d,%d) overflows size_t", n, c, h, w);
+    t->data = (float *)cnn__calloc_floats(count);
+    if (!t->data) return cnn__fail(err, CNN_ERR_NOMEM, "tensor: cannot allocate %zu floats", count);
+    t->n = n; t->c = c; t->h = h; t->w = w;
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API void cnn_tensor_free(cnn_tensor *t)
+{
+    if (!t) return;
+    CNN_FREE(t->data);
+    t->data = NULL;
+    t->n = t->c = t->h = t->w = 0;
+}
+
+CNN_API const char *cnn_act_name(cnn_act a)
+{
+    switch (a) {
+    case CNN_ACT_RELU: return "relu";
+    case CNN_ACT_SIGMOID: return "sigmoid";
+    case CNN_ACT_TANH: return "tanh";
+    case CNN_ACT_LINEAR: return "linear";
+    }
+    return "?";
+}
+
+CNN_API const char *cnn_pool_type_name(cnn_pool_type t)
+{
+    switch (t) {
+    case CNN_POOL_MAX: return "max";
+    case CNN_POOL_MIN: return "min";
+    case CNN_POOL_AVG: return "average";
+    }
+    return "?";
+}
+
+/* >>conv implementation
+   Every output pixel is a dot product between a filter and the input patch under it:
+     y[n][k][p][q] = b[k] + sum_{c,r,s} w[k][c][r][s] * x[n][c][p*sh - pt + r][q*sw - pl + s]
+   (input positions outside the image read as zero: that is the padding). */
+CNN_API cnn_status cnn_conv_shape_init(cnn_conv_shape *cs, int n, int c, int h, int w, int k, int r, int s,
+                                       int stride_h, int stride_w, cnn_padding pad, cnn_error *err)
+{
+    memset(cs, 0, sizeof *cs);
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0 || stride_h <= 0 || stride_w <= 0)
+        return cnn__fail(err, CNN_ERR_ARG, "conv: every size and stride must be positive "
+                         "(input %dx%dx%d, %d filters %dx%d, stride %dx%d)", h, w, c, k, r, s, stride_h, stride_w);
+    cs->n = n; cs->c = c; cs->h = h; cs->w = w; cs->k = k; cs->r = r; cs->s = s;
+    cs->stride_h = stride_h; cs->stride_w = stride_w;
+    if (pad == CNN_PAD_VALID) {
+        if (h < r || w < s)
+            return cnn__fail(err, CNN_ERR_SHAPE, "conv: %dx%d kernel does not fit a %dx%dx%d input with 'valid' padding",
+                             r, s, h, w, c);
+        cs->p = (h - r) / stride_h + 1;
+        cs->q = (w - s) / stride_w + 1;
+    } else {
+        int th, tw;
+        cs->p = (h + stride_h - 1) / stride_h;
+        cs->q = (w + stride_w - 1) / stride_w;
+        th = (cs->p - 1) * stride_h + r - h;
+        tw = (cs->q - 1) * stride_w + s - w;
+        cs->pad_top = th > 0 ? th / 2 : 0;
+        cs->pad_left = tw > 0 ? tw / 2 : 0;
+    }
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+/* The reference: seven nested loops, every index named. Slow and obviously right. */
+CNN_API void cnn_conv_forward_naive(const cnn_conv_shape *cs, const float *x, const float *w,
+                                    const float *b, float *y)
+{
+    int n, k, p, q, c, r, s;
+    for (n = 0; n < cs->n; n++)
+        for (k = 0; k < cs->k; k++)
+            for (p = 0; p < cs->p; p++)
+                for (q = 0; q < cs->q; q++) {
+                    float acc = b ? b[k] : 0.0f;
+                    for (c = 0; c < cs->c; c++)
+                        for (r = 0; r < cs->r; r++) {
+                            int ih = p * cs->stride_h - cs->pad_top + r;
+                            if (ih < 0 || ih >= cs->h) continue;
+                            for (s = 0; s < cs->s; s++) {
+                                int iw = q * cs->stride_w - cs->pad_left + s;
+                                if (iw < 0 || iw >= cs->w) continue;
+                                acc += w[((size_t)(k * cs->c + c) * cs->r + r) * cs->s + s] *
+                                       x[((size_t)(n * cs->c + c) * cs->h + ih) * cs->w + iw];
+                            }
+                        }
+                    y[((size_t)(n * cs->k + k) * cs->p + p) * cs->q + q] = acc;
+                }
+}
+
+/* The same loops run backwards: each output gradient flows to the weight and the input pixel
+   that met in the forward product (chain rule on a sum of products). */
+CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, const float *w,
+                                     const float *dy, float *dx, float *dw, float *db)
+{
+    int n, k, p, q, c, r, s;
+    for (n = 0; n < cs->n; n++)
+        for (k = 0; k < cs->k; k++)
+            for (p = 0; p < cs->p; p++)
+                for (q = 0; q < cs->q; q++) {
+                    float g = dy[((size_t)(n * cs->k + k) * cs->p + p) * cs->q + q];
+                    if (db) db[k] += g;
+                    for (c = 0; c < cs->c; c++)
+                        for (r = 0; r < cs->r; r++) {
+                            int ih = p * cs->stride_h - cs->pad_top + r;
+                            if (ih < 0 || ih >= cs->h) continue;
+                            for (s = 0; s < cs->s; s++) {
+                                int iw = q * cs->stride_w - cs->pad_left + s;
+                                size_t wi = ((size_t)(k * cs->c + c) * cs->r + r) * cs->s + s;
+                                size_t xi = ((size_t)(n * cs->c + c) * cs->h + ih) * cs->w + iw;
+                                if (iw < 0 || iw >= cs->w) continue;
+                                if (dw) dw[wi] += g * x[xi];
+                                if (dx) dx[xi] += g * w[wi];
+                            }
+                        }
+                }
+}
+
+/* >>gemm
+   Three small kernels, row-major, C += op(A) op(B). Each output element is summed by exactly one
+   thread in a fixed order, so results do not depend on the number of threads. */
+
+/* C (M,N) += A (M,K) * B (K,N): the inner loop runs along a row of B and C, which vectorises. */
+static void cnn__gemm_nn(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    int i, kk, j;
+    for (i = 0; i < M; i++) {
+        float *c = C + (size_t)i * N;
+        for (kk = 0; kk < K; kk++) {
+            const float a = A[(size_t)i * K + kk];
+            const float *b = B + (size_t)kk * N;
+            for (j = 0; j < N; j++) c[j] += a * b[j];
+        }
+    }
+}
+
+/* C (M,N) += A^T B with A (K,M), B (K,N) */
+static void cnn__gemm_tn(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    int i, kk, j;
+    for (i = 0; i < M; i++) {
+        float *c = C + (size_t)i * N;
+        for (kk = 0; kk < K; kk++) {
+            const float a = A[(size_t)kk * M + i];
+            const float *b = B + (size_t)kk * N;
+            for (j = 0; j < N; j++) c[j] += a * b[j];
+        }
+    }
+}
+
+/* dot product with eight independent partial sums: lets the compiler use vector lanes without
+   -ffast-math, and fixes the summation order once and for all */
+static float cnn__dot(const float *a, const float *b, int n)
+{
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i, l;
+    for (i = 0; i + 8 <= n; i += 8)
+        for (l = 0; l < 8; l++) s[l] += a[i + l] * b[i + l];
+    for (; i < n; i++) s[0] += a[i] * b[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* >>conv im2col + GEMM
+   im2col unfolds one sample into a (C*R*S, P*Q) matrix whose column (p,q) is the patch under
+   output pixel (p,q). Then the whole convolution of that sample is one matrix product:
+     y_n (K, P*Q) = w (K, C*R*S) * col_n (C*R*S, P*Q)
+   and backward is two more:
+     dw (K, C*R*S) += sum_n dy_n (K,P*Q) * col_n^T        dcol_n = w^T * dy_n  -> col2im -> dx_n */
+CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs)
+{
+    return (size_t)cs->n * cs->c * cs->r * cs->s * (size_t)cs->p * cs->q;
+}
+
+static void cnn__im2col(const cnn_conv_shape *cs, const float *x, float *col)
+{
+    int c, r, s, p, q;
+    const int P = cs->p, Q = cs->q;
+    for (c = 0; c < cs->c; c++)
+        for (r = 0; r < cs->r; r++)
+            for (s = 0; s < cs->s; s++) {
+                float *row = col + ((size_t)(c * cs->r + r) * cs->s + s) * P * Q;
+                for (p = 0; p < P; p++) {
+                    int ih = p * cs->stride_h - cs->pad_top + r;
+                    float *out = row + (size_t)p * Q;
+                    if (ih < 0 || ih >= cs->h) {
+                        memset(out, 0, (size_t)Q * sizeof(float));
+                        continue;
+                    }
+                    for (q = 0; q < Q; q++) {
+                        int iw = q * cs->stride_w - cs->pad_left + s;
+                        out[q] = (iw >= 0 && iw < cs->w) ? x[((size_t)c * cs->h + ih) * cs->w + iw] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* the adjoint of im2col: every column entry is added back to the pixel it was copied from */
+static void cnn__col2im(const cnn_conv_shape *cs, const float *col, float *dx)
+{
+    int c, r, s, p, q;
+    const int P = cs->p, Q = cs->q;
+    for (c = 0; c < cs->c; c++)
+        for (r = 0; r < cs->r; r++)
+            for (s = 0; s < cs->s; s++) {
+                const float *row = col + ((size_t)(c * cs->r + r) * cs->s + s) * P * Q;
+                for (p = 0; p < P; p++) {
+                    int ih = p * cs->stride_h - cs->pad_top + r;
+                    if (ih < 0 || ih >= cs->h) continue;
+                    for (q = 0; q < Q; q++) {
+                        int iw = q * cs->stride_w - cs->pad_left + s;
+                        if (iw >= 0 && iw < cs->w) dx[((size_t)c * cs->h + ih) * cs->w + iw] += row[(size_t)p * Q + q];
+                    }
+                }
+            }
+}
+
+CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
+                                     const float *b, float *y, float *col)
+{
+    const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q;
+    const size_t xs = (size_t)cs->c * cs->h * cs->w, cols = (size_t)CRS * PQ, ys = (size_t)K * PQ;
+    int n;
+    CNN__OMP_FOR(cs->n > 1 && (double)cs->n * ys * CRS > CNN__OMP_MIN_WORK)
+    for (n = 0; n < cs->n; n++) {
+        float *yn = y + (size_t)n * ys, *coln = col + (size_t)n * cols;
+        int k, j;
+        cnn__im2col(cs, x + (size_t)n * xs, coln);
+        for (k = 0; k < K; k++)
+            for (j = 0; j < PQ; j++) yn[(size_t)k * PQ + j] = b ? b[k] : 0.0f;
+        cnn__gemm_nn(K, PQ, CRS, w, coln, yn);
+    }
+}
+
+CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db)
+{
+    const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q, N = cs->n;
+    const size_t xs = (size_t)cs->c * cs->h * cs->w, cols = (size_t)CRS * PQ, ys = (size_t)K * PQ;
+    int k, n;
+    /* weight and bias gradients: one filter per iteration, samples summed in order */
+    if (dw || db) {
+        CNN__OMP_FOR(K > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
+        for (k = 0; k < K; k++) {
+            int m, j;
+            for (m = 0; m < N; m++) {
+                const float *g = dy + (size_t)m * ys + (size_t)k * PQ;
+                if (db) {
+                    float s = 0.0f;
+                    for (j = 0; j < PQ; j++) s += g[j];
+                    db[k] += s;
+                }
+                if (dw)
+                    for (j = 0; j < CRS; j++)
+                        dw[(size_t)k * CRS + j] += cnn__dot(g, col + (size_t)m * cols + (size_t)j * PQ, PQ);
+            }
+        }
+    }
+    /* input gradient: col is no longer needed, so each sample's dcol overwrites its own */
+    if (dx) {
+        CNN__OMP_FOR(N > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
+        for (n = 0; n < N; n++) {
+            float *coln = col + (size_t)n * cols;
+            memset(coln, 0, cols * sizeof(float));
+            cnn__gemm_tn(CRS, PQ, K, w, dy + (size_t)n * ys, coln);
+            cnn__col2im(cs, coln, dx + (size_t)n * xs);
+        }
+    }
+}
+
+/* >>pool implementation
+   Max (min) pooling passes through the largest (smallest) value of each window; its gradient
+   goes to that one input, remembered in arg. Average pooling spreads the gradient evenly. */
+CNN_API cnn_status cnn_pool_shape_init(cnn_pool_shape *ps, int n, int c, int h, int w, int size,
+                                       int stride, cnn_error *err)
+{
+    memset(ps, 0, sizeof *ps);
+    if (stride == 0) stride = size;
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || size <= 0 || stride <= 0)
+        return cnn__fail(err, CNN_ERR_ARG, "pool: sizes must be positive (input %dx%dx%d, pool %d, stride %d)",
+                         h, w, c, size, stride);
+    if (h < size || w < size)
+        return cnn__fail(err, CNN_ERR_SHAPE, "pool: window %d does not fit a %dx%dx%d input", size, h, w, c);
+    ps->n = n; ps->c = c; ps->h = h; ps->w = w; ps->size = size; ps->stride = stride;
+    ps->p = (h - size) / stride + 1;   /* floor: a partial window at the edge is dropped */
+    ps->q = (w - size) / stride + 1;
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, float *y,
+                              int32_t *arg)
+{
+    const int planes = ps->n * ps->c, S = ps->size;
+    const float inv_area = 1.0f / (float)(S * S);
+    int pl;
+    CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
+    for (pl = 0; pl < planes; pl++) {
+        const float *xp = x + (size_t)pl * ps->h * ps->w;
+        float *yp = y + (size_t)pl * ps->p * ps->q;
+        int32_t *ap = arg ? arg + (size_t)pl * ps->p * ps->q : NULL;
+        int p, q, i, j;
+        for (p = 0; p < ps->p; p++)
+            for (q = 0; q < ps->q; q++) {
+                int h0 = p * ps->stride, w0 = q * ps->stride;
+                if (t == CNN_POOL_AVG) {
+                    float s = 0.0f;
+                    for (i = 0; i < S; i++)
+                        for (j = 0; j < S; j++) s += xp[(h0 + i) * ps->w + w0 + j];
+                    yp[p * ps->q + q] = s * inv_area;
+                } else {
+                    int best = h0 * ps->w + w0;
+                    for (i = 0; i < S; i++)
+                        for (j = 0; j < S; j++) {
+                            int at = (h0 + i) * ps->w + w0 + j;
+                            if (t == CNN_POOL_MAX ? xp[at] > xp[best] : xp[at] < xp[best]) best = at;
+                        }
+                    yp[p * ps->q + q] = xp[best];
+                    if (ap) ap[p * ps->q + q] = best;
+                }
+            }
+    }
+}
+
+CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg,
+                               const float *dy, float *dx)
+{
+    const int planes = ps->n * ps->c, S = ps->size;
+    const float inv_area = 1.0f / (float)(S * S);
+    int pl;
+    CNN_ASSERT(t == CNN_POOL_AVG || arg);
+    CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
+    for (pl = 0; pl < planes; pl++) {
+        float *dxp = dx + (size_t)pl * ps->h * ps->w;
+        const float *dyp = dy + (size_t)pl * ps->p * ps->q;
+        int p, q, i, j;
+        for (p = 0; p < ps->p; p++)
+            for (q = 0; q < ps->q; q++) {
+                float g = dyp[p * ps->q + q];
+                if (t == CNN_POOL_AVG) {
+                    int h0 = p * ps->stride, w0 = q * ps->stride;
+                    for (i = 0; i < S; i++)
+                        for (j = 0; j < S; j++) dxp[(h0 + i) * ps->w + w0 + j] += g * inv_area;
+                } else {
+                    dxp[arg[(size_t)pl * ps->p * ps->q + p * ps->q + q]] += g;
+                }
+            }
+    }
+}
+
+/* >>batchnorm implementation
+   With M = N*HW values per channel, mean mu, variance var (biased) and xhat = (x-mu)*invstd:
+     dxhat = dy * gamma
+     dx    = invstd/M * (M*dxhat - sum(dxhat) - xhat * sum(dxhat*xhat))
+   (the two sums are how each x moves the batch mean and variance seen by every other x). */
+CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma,
+                                  const float *beta, float *y, float *xhat, float *invstd,
+                                  float *run_mean, float *run_var, float momentum, float eps)
+{
+    const double M = (double)n * (double)hw;
+    int ch;
+    CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
+    for (ch = 0; ch < c; ch++) {
+        double sum = 0.0, sq = 0.0, mean, var;
+        float is;
+        int m;
+        size_t i;
+        for (m = 0; m < n; m++) {
+            const float *xp = x + ((size_t)m * c + ch) * hw;
+            for (i = 0; i < hw; i++) sum += xp[i];
+        }
+        mean = sum / M;
+        for (m = 0; m < n; m++) {   /* two passes: no cancellation in E[x^2] - E[x]^2 */
+            const float *xp = x + ((size_t)m * c + ch) * hw;
+            for (i = 0; i < hw; i++) { double d = xp[i] - mean; sq += d * d; }
+        }
+        var = sq / M;
+        is = (float)(1.0 / sqrt(var + eps));
+        invstd[ch] = is;
+        for (m = 0; m < n; m++) {
+            const size_t off = ((size_t)m * c + ch) * hw;
+            const float fm = (float)mean;
+            for (i = 0; i < hw; i++) {
+                float xh = (x[off + i] - fm) * is;
+                xhat[off + i] = xh;
+                y[off + i] = gamma[ch] * xh + beta[ch];
+            }
+        }
+        if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * (float)mean;
+        if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? sq / (M - 1) : var);
+    }
+}
+
+CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma,
+                                  const float *beta, const float *run_mean, const float *run_var,
+                                  float eps, float *y)
+{
+    int m, ch;
+    size_t i;
+    for (m = 0; m < n; m++)
+        for (ch = 0; ch < c; ch++) {
+            const size_t off = ((size_t)m * c + ch) * hw;
+            /* fold the affine map once: y = a*x + b */
+            const float a = gamma[ch] / sqrtf(run_var[ch] + eps), b = beta[ch] - a * run_mean[ch];
+            for (i = 0; i < hw; i++) y[off + i] = a * x[off + i] + b;
+        }
+}
+
+CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const float *xhat,
+                             const float *gamma, const float *invstd, float *dx, float *dgamma,
+                             float *dbeta)
+{
+    const double M = (double)n * (double)hw;
+    int ch;
+    CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
+    for (ch = 0; ch < c; ch++) {
+        double sdy = 0.0, sdyx = 0.0;
+        int m;
+        size_t i;
+        for (m = 0; m < n; m++) {
+            const size_t off = ((size_t)m * c + ch) * hw;
+            for (i = 0; i < hw; i++) { sdy += dy[off + i]; sdyx += (double)dy[off + i] * xhat[off + i]; }
+        }
+        if (dgamma) dgamma[ch] += (float)sdyx;
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dx) {
+            /* in terms of dy: dx = gamma*invstd * (dy - mean(dy) - xhat*mean(dy*xhat)) */
+            const float k = gamma[ch] * invstd[ch], a = (float)(sdy / M), b = (float)(sdyx / M);
+            for (m = 0; m < n; m++) {
+                const size_t off = ((size_t)m * c + ch) * hw;
+                for (i = 0; i < hw; i++) dx[off + i] += k * (dy[off + i] - a - xhat[off + i] * b);
+            }
+        }
+    }
+}
+
+/* >>act implementation */
+CNN_API void cnn_act_forward(cnn_act a, size_t count, const float *x, float *y)
+{
+    size_t i;
+    switch (a) {
+    case CNN_ACT_RELU:    for (i = 0; i < count; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i]; break;  /* NaN passes */
+    case CNN_ACT_SIGMOID: for (i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i])); break;
+    case CNN_ACT_TANH:    for (i = 0; i < count; i++) y[i] = tanhf(x[i]); break;
+    case CNN_ACT_LINEAR:  if (y != x) memcpy(y, x, count * sizeof(float)); break;
+    }
+}
+
+CNN_API void cnn_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx)
+{
+    size_t i;
+    switch (a) {
+    case CNN_ACT_RELU:    for (i = 0; i < count; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f; break;
+    case CNN_ACT_SIGMOID: for (i = 0; i < count; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]); break;
+    case CNN_ACT_TANH:    for (i = 0; i < count; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]); break;
+    case CNN_ACT_LINEAR:  for (i = 0; i < count; i++) dx[i] += dy[i]; break;
+    }
+}
+
+/* >>dropout implementation */
+CNN_API void cnn_dropout_mask(cnn_rng *r, float rate, size_t count, float *mask)
+{
+    const float keep = 1.0f / (1.0f - rate);
+    size_t i;
+    CNN_ASSERT(rate >= 0.0f && rate < 1.0f);
+    for (i = 0; i < count; i++) mask[i] = cnn_rng_uniform(r) >= rate ? keep : 0.0f;
+}
+
+CNN_API void cnn_dropout_forward(size_t count, const float *mask, const float *x, float *y)
+{
+    size_t i;
+    for (i = 0; i < count; i++) y[i] = x[i] * mask[i];
+}
+
+CNN_API void cnn_dropout_backward(size_t count, const float *mask, const float *dy, float *dx)
+{
+    size_t i;
+    for (i = 0; i < count; i++) dx[i] += dy[i] * mask[i];
+}
+
+/* >>dense implementation */
+CNN_API void cnn_dense_forward(int n, int in, int out, const float *x, const float *w,
+                               const float *b, float *y)
+{
+    int m;
+    CNN__OMP_FOR(n > 1 && (double)n * in * out > CNN__OMP_MIN_WORK)
+    for (m = 0; m < n; m++) {
+        int o;
+        for (o = 0; o < out; o++)
+            y[(size_t)m * out + o] = (b ? b[o] : 0.0f) + cnn__dot(x + (size_t)m * in, w + (size_t)o * in, in);
+    }
+}
+
+CNN_API void cnn_dense_backward(int n, int in, int out, const float *x, const float *w,
+                                const float *dy, float *dx, float *dw, float *db)
+{
+    int o, m;
+    if (dw || db) {   /* dw (OUT,IN) += dy^T x; one output row per iteration */
+        CNN__OMP_FOR(out > 1 && (double)n * in * out > CNN__OMP_MIN_WORK)
+        for (o = 0; o < out; o++) {
+            int mm, i;
+            for (mm = 0; mm < n; mm++) {
+                const float g = dy[(size_t)mm * out + o];
+                const float *xr = x + (size_t)mm * in;
+                float *wr = dw ? dw + (size_t)o * in : NULL;
+                if (db) db[o] += g;
+                if (wr) for (i = 0; i < in; i++) wr[i] += g * xr[i];
+            }
+        }
+    }
+    if (dx) {         /* dx (N,IN) += dy w */
+        CNN__OMP_FOR(n > 1 && (double)n * in * out > CNN__OMP_MIN_WORK)
+        for (m = 0; m < n; m++) cnn__gemm_nn(1, in, out, dy + (size_t)m * out, w, dx + (size_t)m * in);
+    }
+}
+
+/* >>loss implementation
+   log softmax_j = z_j - max - log(sum_i exp(z_i - max)): subtracting the max keeps every exp <= 1,
+   so no logit is too large. d(mean loss)/dz = (softmax - onehot) / N. */
+CNN_API double cnn_softmax_xent(int n, int k, const float *logits, const int *labels, float *probs,
+                                float *dlogits)
+{
+    double total = 0.0;
+    int m, j;
+    for (m = 0; m < n; m++) {
+        const float *z = logits + (size_t)m * k;
+        double mx = z[0], sum = 0.0, lse;
+        const int t = labels[m];
+        CNN_ASSERT(t >= 0 && t < k);
+        for (j = 1; j < k; j++) if (z[j] > mx) mx = z[j];
+        for (j = 0; j < k; j++) sum += exp((double)z[j] - mx);
+        lse = mx + log(sum);
+        total += lse - z[t];
+        for (j = 0; j < k; j++) {
+            double p = exp((double)z[j] - lse);
+            if (probs) probs[(size_t)m * k + j] = (float)p;
+            if (dlogits) dlogits[(size_t)m * k + j] = (float)((p - (j == t ? 1.0 : 0.0)) / n);
+        }
+    }
+    return n > 0 ? total / n : 0.0;
+}
+
+/* >>adam implementation */
+CNN_API void cnn_adam_init(cnn_adam *a)
+{
+    a->lr = 1e-3f; a->beta1 = 0.9f; a->beta2 = 0.999f; a->eps = 1e-7f; a->t = 0;
+}
+
+CNN_API void cnn_adam_step(cnn_adam *a, size_t n, float *p, const float *g, float *m, float *v)
+{
+    const float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
+    float step;
+    ptrdiff_t i, nn = (ptrdiff_t)n;
+    a->t++;
+    step = (float)(a->lr * sqrt(1.0 - pow(b2, (double)a->t)) / (1.0 - pow(b1, (double)a->t)));
+    CNN__OMP_FOR(nn > CNN__OMP_MIN_WORK)
+    for (i = 0; i < nn; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] -= step * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
+CNN_API void cnn_glorot_uniform(cnn_rng *r, size_t count, int fan_in, int fan_out, float *w)
+{
+    const float limit = (float)sqrt(6.0 / ((double)fan_in + (double)fan_out));
+    size_t i;
+    for (i = 0; i < count; i++) w[i] = (2.0f * cnn_rng_uniform(r) - 1.0f) * limit;
+}
+
+/* >>spec implementation: a hand-written recursive-descent parser over the study's notation */
+typedef struct cnn__lexer {
+    const char *s;     /* whole text, for byte offsets */
+    size_t at;
+    cnn_error *err;
+} cnn__lexer;
+
+static void cnn__skip_ws(cnn__lexer *lx)
+{
+    while (lx->s[lx->at] == ' ' || lx->s[lx->at] == '\t' || lx->s[lx->at] == '\n' || lx->s[lx->at] == '\r')
+        lx->at++;
+}
+
+static cnn_status cnn__expected(cnn__lexer *lx, const char *what)
+{
+    char c = lx->s[lx->at];
+    if (c == 0)
+        return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: expected %s, found the end of the text", lx->at, what);
+    if ((unsigned char)c < 32 || (unsigned char)c > 126)
+        return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: expected %s, found byte 0x%02x", lx->at, what,
+                         (unsigned)(unsigned char)c);
+    return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: expected %s, found '%c'", lx->at, what, c);
+}
+
+static cnn_status cnn__expect_char(cnn__lexer *lx, char c, const char *what)
+{
+    cnn__skip_ws(lx);
+    if (lx->s[lx->at] != c) return cnn__expected(lx, what);
+    lx->at++;
+    return CNN_OK;
+}
+
+/* a positive decimal integer, at most 6 digits (nothing in a CNN spec is larger) */
+static cnn_status cnn__expect_int(cnn__lexer *lx, int *out, const char *what)
+{
+    int v = 0, digits = 0;
+    cnn__skip_ws(lx);
+    while (lx->s[lx->at] >= '0' && lx->s[lx->at] <= '9') {
+        if (++digits > 6)
+            return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: %s has too many digits", lx->at, what);
+        v = v * 10 + (lx->s[lx->at++] - '0');
+    }
+    if (!digits) return cnn__expected(lx, what);
+    if (v == 0)
+        return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: %s must be at least 1", lx->at - 1, what);
+    *out = v;
+    return CNN_OK;
+}
+
+/* a decimal fraction in [0,1): "0", "0.2", ".5", "0.25" */
+static cnn_status cnn__expect_rate(cnn__lexer *lx, float *out, const char *what)
+{
+    size_t start;
+    double v = 0.0, scale = 1.0;
+    int digits = 0;
+    cnn__skip_ws(lx);
+    start = lx->at;
+    while (lx->s[lx->at] >= '0' && lx->s[lx->at] <= '9') { v = v * 10 + (lx->s[lx->at++] - '0'); digits++; }
+    if (lx->s[lx->at] == '.') {
+        lx->at++;
+        while (lx->s[lx->at] >= '0' && lx->s[lx->at] <= '9') {
+            scale *= 0.1; v += (lx->s[lx->at++] - '0') * scale; digits++;
+        }
+    }
+    if (!digits || digits > 12) { lx->at = start; return cnn__expected(lx, what); }
+    if (v >= 1.0)
+        return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: %s %.*s is out of range: it must be in [0, 1)",
+                         start, what, (int)(lx->at - start), lx->s + start);
+    *out = (float)v;
+    return CNN_OK;
+}
+
+/* a quoted word; either quote style, the same one on both sides */
+static cnn_status cnn__expect_word(cnn__lexer *lx, const char *const *words, int nwords, int *out, const char *what)
+{
+    size_t start, len;
+    char q;
+    int i;
+    cnn__skip_ws(lx);
+    q = lx->s[lx->at];
+    if (q != '\'' && q != '"') return cnn__expected(lx, what);
+    start = ++lx->at;
+    while ((lx->s[lx->at] >= 'a' && lx->s[lx->at] <= 'z') || (lx->s[lx->at] >= 'A' && lx->s[lx->at] <= 'Z'))
+        lx->at++;
+    if (lx->s[lx->at] != q) {
+        char close[40];
+        snprintf(close, sizeof close, "the closing quote %c", q);
+        return cnn__expected(lx, close);
+    }
+    len = lx->at - start;
+    for (i = 0; i < nwords; i++)
+        if (strlen(words[i]) == len && memcmp(words[i], lx->s + start, len) == 0) {
+            lx->at++;
+            *out = i;
+            return CNN_OK;
+        }
+    return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: expected %s, found '%.*s'", start, what,
+                     (int)(len > 32 ? 32 : len), lx->s + start);
+}
+
+static cnn_status cnn__parse_pair(cnn__lexer *lx, int *a, int *b, const char *what)
+{
+    cnn_status st;
+    char msg[64];
+    snprintf(msg, sizeof msg, "'(' opening the %s", what);
+    if ((st = cnn__expect_char(lx, '(', msg))) return st;
+    snprintf(msg, sizeof msg, "the %s's height", what);
+    if ((st = cnn__expect_int(lx, a, msg))) return st;
+    snprintf(msg, sizeof msg, "',' inside the %s", what);
+    if ((st = cnn__expect_char(lx, ',', msg))) return st;
+    snprintf(msg, sizeof msg, "the %s's width", what);
+    if ((st = cnn__expect_int(lx, b, msg))) return st;
+    snprintf(msg, sizeof msg, "')' closing the %s", what);
+    return cnn__expect_char(lx, ')', msg);
+}
+
+static cnn_status cnn__parse_block(cnn__lexer *lx, cnn_block *b)
+{
+    static const char *const acts[] = {"relu", "sigmoid", "tanh"};
+    static const char *const pools[] = {"max", "min", "average"};
+    cnn_status st;
+    int act = 0, pool = 0;
+    memset(b, 0, sizeof *b);
+    b->padding = CNN_PAD_VALID;
+    if ((st = cnn__expect_char(lx, '(', "'(' opening a block"))) return st;
+    if ((st = cnn__expect_int(lx, &b->filters, "the number of filters"))) return st;
+    if ((st = cnn__expect_char(lx, ',', "',' after the number of filters"))) return st;
+    if ((st = cnn__parse_pair(lx, &b->kernel_h, &b->kernel_w, "kernel size"))) return st;
+    if ((st = cnn__expect_char(lx, ',', "',' after the kernel size"))) return st;
+    if ((st = cnn__parse_pair(lx, &b->stride_h, &b->stride_w, "stride"))) return st;
+    if ((st = cnn__expect_char(lx, ',', "',' after the stride"))) return st;
+    if ((st = cnn__expect_word(lx, acts, 3, &act, "an activation 'relu', 'sigmoid' or 'tanh'"))) return st;
+    if ((st = cnn__expect_char(lx, ',', "',' after the activation"))) return st;
+    if ((st = cnn__expect_rate(lx, &b->dropout, "a dropout rate"))) return st;
+    if ((st = cnn__expect_char(lx, ',', "',' after the dropout rate"))) return st;
+    if ((st = cnn__expect_int(lx, &b->pool, "the pool size"))) return st;
+    if ((st = cnn__expect_char(lx, ',', "',' after the pool size"))) return st;
+    if ((st = cnn__expect_word(lx, pools, 3, &pool, "a pool type 'max', 'min' or 'average'"))) return st;
+    if ((st = cnn__expect_char(lx, ')', "')' closing the block"))) return st;
+    b->act = (cnn_act)act;
+    b->pool_type = (cnn_pool_type)pool;
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_spec_parse(const char *text, cnn_block *blocks, int max_blocks, int *nblocks,
+                                  cnn_error *err)
+{
+    cnn__lexer lx;
+    int n = 0;
+    *nblocks = 0;
+    if (!text) return cnn__fail(err, CNN_ERR_ARG, "spec: no text given");
+    lx.s = text; lx.at = 0; lx.err = err;
+    cnn__skip_ws(&lx);
+    if (!text[lx.at]) return cnn__expected(&lx, "at least one block '(filters, (kh,kw), ...)'");
+    while (text[lx.at]) {
+        cnn_block b;
+        cnn_status st;
+        if (n == max_blocks)
+            return cnn__fail(err, CNN_ERR_SPEC, "spec: byte %zu: more than %d blocks", lx.at, max_blocks);
+        if ((st = cnn__parse_block(&lx, &b))) return st;
+        blocks[n++] = b;
+        cnn__skip_ws(&lx);
+    }
+    *nblocks = n;
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API size_t cnn_spec_format(const cnn_block *blocks, int nblocks, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int i;
+    char tmp[160];
+    for (i = 0; i < nblocks; i++) {
+        const cnn_block *b = &blocks[i];
+        int k = snprintf(tmp, sizeof tmp, "%s(%d, (%d,%d), (%d,%d), '%s', %g, %d, '%s')", i ? " " : "",
+                         b->filters, b->kernel_h, b->kernel_w, b->stride_h, b->stride_w, cnn_act_name(b->act),
+                         (double)b->dropout, b->pool, cnn_pool_type_name(b->pool_type));
+        if (k < 0) k = 0;
+        if (len < cap) {
+            size_t room = cap - len - 1 < (size_t)k ? cap - len - 1 : (size_t)k;
+            memcpy(buf + len, tmp, room);
+            buf[len + room] = 0;
+        }
+        len += (size_t)k;
+    }
+    if (cap && nblocks == 0) buf[0] = 0;
+    return len;
+}
+
+/* >>net implementation
+   A net is a flat list of layers (conv, batchnorm, act, pool, dropout, ..., dense). Layer i reads
+   the output of layer i-1 (or the input batch) and writes its own `out`; backward writes the
+   gradient for its input into layer i-1's `dout`. */
+typedef struct cnn__layer {
+    cnn_layer_kind kind;
+    int block;
+    int in_c, in_h, in_w, out_c, out_h, out_w;
+    size_t in_size, out_size;     /* per sample */
+    /* parameters: offsets into the net's block (w, b for conv/dense; gamma, beta for BN) */
+    size_t w_off, b_off, nw, nb;
+    size_t st_off;                /* BN: running mean at st_off, running variance at st_off + C */
+    cnn_conv_shape conv;          /* n = 1 here; set to the batch at run time */
+    cnn_pool_shape pool;
+    cnn_pool_type pool_type;
+    cnn_padding pad;
+    cnn_act act;
+    float rate;
+    int fan_in, fan_out;
+    /* activations, allocated for `cap` samples */
+    float *out, *dout;
+    float *cache;                 /* conv: im2col columns; BN: xhat; dropout: mask */
+    float *invstd;                /* BN */
+    int32_t *arg;                 /* max/min pool */
+    const float *in;              /* input of the last forward (borrowed) */
+} cnn__layer;
+
+struct cnn_net {
+    cnn_net_desc desc;
+    int nlayers;
+    cnn__layer *layers;
+    size_t nparams, nstate;
+    float *params, *grads, *adam_m, *adam_v, *state;
+    int cap;                      /* samples the activations have room for */
+    int training;
+    cnn_rng *rng;                 /* borrowed, for dropout masks */
+    int last_n;
+    float *dlogits, *probs;       /* (cap, classes) */
+    int *labels;                  /* (cap) */
+};
+
+CNN_API void cnn_net_desc_init(cnn_net_desc *d, int in_c, int in_h, int in_w, int classes)
+{
+    memset(d, 0, sizeof *d);
+    d->in_c = in_c; d->in_h = in_h; d->in_w = in_w; d->classes = classes;
+    d->order = CNN_ORDER_CONV_BN_ACT;
+    d->algo = CNN_CONV_IM2COL;
+    d->bn_momentum = 0.99f;
+    d->bn_eps = 1e-3f;
+}
+
+CNN_API cnn_status cnn_net_desc_parse(cnn_net_desc *d, const char *spec, cnn_error *err)
+{
+    return cnn_spec_parse(spec, d->blocks, CNN_MAX_BLOCKS, &d->nblocks, err);
+}
+
+static void cnn__layer_text(const cnn__layer *L, char *buf, size_t cap)
+{
+    switch (L->kind) {
+    case CNN_LAYER_CONV:
+        snprintf(buf, cap, "conv %d %dx%d /%dx%d %s", L->out_c, L->conv.r, L->conv.s, L->conv.stride_h,
+                 L->conv.stride_w, L->pad == CNN_PAD_SAME ? "same" : "valid");
+        break;
+    case CNN_LAYER_BATCHNORM: snprintf(buf, cap, "batchnorm"); break;
+    case CNN_LAYER_ACT: snprintf(buf, cap, "%s", cnn_act_name(L->act)); break;
+    case CNN_LAYER_POOL: snprintf(buf, cap, "pool %s %d /%d", cnn_pool_type_name(L->pool_type), L->pool.size, L->pool.stride); break;
+    case CNN_LAYER_DROPOUT: snprintf(buf, cap, "dropout %g", (double)L->rate); break;
+    case CNN_LAYER_DENSE: snprintf(buf, cap, "dense %d", L->out_c); break;
+    }
+}
+
+static void cnn__net_release_buffers(cnn_net *net)
+{
+    int i;
+    for (i = 0; i < net->nlayers; i++) {
+        cnn__layer *L = &net->layers[i];
+        CNN_FREE(L->out); CNN_FREE(L->dout); CNN_FREE(L->cache); CNN_FREE(L->arg);
+        L->out = L->dout = L->cache = NULL;
+        L->arg = NULL;
+    }
+    CNN_FREE(net->dlogits); CNN_FREE(net->probs); CNN_FREE(net->labels);
+    net->dlogits = net->probs = NULL;
+    net->labels = NULL;
+    net->cap = 0;
+}
+
+CNN_API void cnn_net_free(cnn_net *net)
+{
+    int i;
+    if (!net) return;
+    cnn__net_release_buffers(net);
+    for (i = 0; i < net->nlayers; i++) CNN_FREE(net->layers[i].invstd);
+    CNN_FREE(net->layers);
+    CNN_FREE(net->params); CNN_FREE(net->grads); CNN_FREE(net->adam_m); CNN_FREE(net->adam_v);
+    CNN_FREE(net->state);
+    CNN_FREE(net);
+}
+
+/* Appends a layer whose input is the current shape (c,h,w); returns it for the caller to finish. */
+static cnn__layer *cnn__push(cnn__layer *layers, int *count, cnn_layer_kind kind, int block, int c, int h, int w)
+{
+    cnn__layer *L = &layers[(*count)++];
+    memset(L, 0, sizeof *L);
+    L->kind = kind; L->block = block;
+    L->in_c = L->out_c = c; L->in_h = L->out_h = h; L->in_w = L->out_w = w;
+    return L;
+}
+
+CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_error *err)
+{
+    cnn_net *net;
+    cnn__layer *layers;
+    int count = 0, i, c = d->in_c, h = d->in_h, w = d->in_w;
+    size_t np = 0, ns = 0;
+    *out = NULL;
+    if (d->in_c <= 0 || d->in_h <= 0 || d->in_w <= 0 || d->classes < 2)
+        return cnn__fail(err, CNN_ERR_ARG, "net: input %dx%dx%d with %d classes: sizes must be positive and classes >= 2",
+                         d->in_h, d->in_w, d->in_c, d->classes);
+    if (d->nblocks < 0 || d->nblocks > CNN_MAX_BLOCKS)
+        return cnn__fail(err, CNN_ERR_ARG, "net: %d blocks (at most %d)", d->nblocks, CNN_MAX_BLOCKS);
+    if (!(d->bn_momentum >= 0.0f && d->bn_momentum <= 1.0f) || !(d->bn_eps > 0.0f))
+        return cnn__fail(err, CNN_ERR_ARG, "net: batch-norm momentum %g must be in [0,1] and epsilon %g > 0",
+                         (double)d->bn_momentum, (double)d->bn_eps);
+    /* at most 5 layers per block plus the dense layer */
+    layers = (cnn__layer *)CNN_MALLOC(sizeof(cnn__layer) * (size_t)(5 * d->nblocks + 1));
+    if (!layers) return cnn__fail(err, CNN_ERR_NOMEM, "net: cannot allocate the layer list");
+    for (i = 0; i < d->nblocks; i++) {
+        const cnn_block *b = &d->blocks[i];
+        cnn__layer *L;
+        cnn_conv_shape cs;
+        cnn_pool_shape ps;
+        int j;
+        if (b->act < CNN_ACT_RELU || b->act > CNN_ACT_LINEAR || b->pool_type < CNN_POOL_MAX ||
+            b->pool_type > CNN_POOL_AVG || !(b->dropout >= 0.0f && b->dropout < 1.0f) || b->pool < 1 ||
+            b->pool_stride < 0 || (b->padding != CNN_PAD_VALID && b->padding != CNN_PAD_SAME)) {
+            CNN_FREE(layers);
+            return cnn__fail(err, CNN_ERR_ARG, "net: block %d: invalid activation, pool, padding or dropout %g", i + 1,
+                             (double)b->dropout);
+        }
+        if (cnn_conv_shape_init(&cs, 1, c, h, w, b->filters, b->kernel_h, b->kernel_w, b->stride_h, b->stride_w,
+                                b->padding, err)) {
+            cnn_status st = err ? err->status : CNN_ERR_SHAPE;
+            CNN_FREE(layers);
+            return cnn__fail(err, st, "net: block %d: conv %d %dx%d stride %dx%d does not fit its %dx%dx%d input",
+                             i + 1, b->filters, b->kernel_h, b->kernel_w, b->stride_h, b->stride_w, h, w, c);
+        }
+        L = cnn__push(layers, &count, CNN_LAYER_CONV, i, c, h, w);
+        L->conv = cs;
+        L->pad = b->padding;
+        L->out_c = c = b->filters; L->out_h = h = cs.p; L->out_w = w = cs.q;
+        L->nw = (size_t)b->filters * L->in_c * b->kernel_h * b->kernel_w;
+        L->nb = (size_t)b->filters;
+        L->fan_in = L->in_c * b->kernel_h * b->kernel_w;
+        L->fan_out = b->filters * b->kernel_h * b->kernel_w;
+        for (j = 0; j < 2; j++) {   /* batchnorm and activation, in the chosen order */
+            int bn_first = d->order == CNN_ORDER_CONV_BN_ACT;
+            if ((j == 0) == bn_first) {
+                L = cnn__push(layers, &count, CNN_LAYER_BATCHNORM, i, c, h, w);
+                L->nw = L->nb = (size_t)c;
+            } else {
+                L = cnn__push(layers, &count, CNN_LAYER_ACT, i, c, h, w);
+                L->act = b->act;
+            }
+        }
+        if (b->pool > 1) {
+            if (cnn_pool_shape_init(&ps, 1, c, h, w, b->pool, b->pool_stride, err)) {
+                cnn_status st = err ? err->status : CNN_ERR_SHAPE;
+                CNN_FREE(layers);
+                return cnn__fail(err, st, "net: block %d: %s pool %d does not fit the %dx%dx%d output of its conv",
+                                 i + 1, cnn_pool_type_name(b->pool_type), b->pool, h, w, c);
+            }
+            L = cnn__push(layers, &count, CNN_LAYER_POOL, i, c, h, w);
+            L->pool = ps;
+            L->pool_type = b->pool_type;
+            L->out_h = h = ps.p; L->out_w = w = ps.q;
+        }
+        if (b->dropout > 0.0f) {
+            L = cnn__push(layers, &count, CNN_LAYER_DROPOUT, i, c, h, w);
+            L->rate = b->dropout;
+        }
+    }
+    {   /* flatten (free: NCHW is already flat per sample) + dense */
+        cnn__layer *L = cnn__push(layers, &count, CNN_LAYER_DENSE, -1, c, h, w);
+        L->out_c = d->classes; L->out_h = L->out_w = 1;
+        L->nw = (size_t)d->classes * c * h * w;
+        L->nb = (size_t)d->classes;
+        L->fan_in = c * h * w;
+        L->fan_out = d->classes;
+    }
+    /* lay the parameters out in one block, layer after layer: weights then biases */
+    for (i = 0; i < count; i++) {
+        cnn__layer *L = &layers[i];
+        L->in_size = (size_t)L->in_c * L->in_h * L->in_w;
+        L->out_size = (size_t)L->out_c * L->out_h * L->out_w;
+        L->w_off = np; np += L->nw;
+        L->b_off = np; np += L->nb;
+        if (L->kind == CNN_LAYER_BATCHNORM) { L->st_off = ns; ns += 2 * (size_t)L->out_c; }
+    }
+    net = (cnn_net *)CNN_MALLOC(sizeof *net);
+    if (!net) { CNN_FREE(layers); return cnn__fail(err, CNN_ERR_NOMEM, "net: out of memory"); }
+    memset(net, 0, sizeof *net);
+    net->desc = *d;
+    net->layers = layers;
+    net->nlayers = count;
+    net->nparams = np;
+    net->nstate = ns;
+    net->params = (float *)cnn__calloc_floats(np);
+    net->grads = (float *)cnn__calloc_floats(np);
+    net->adam_m = (float *)cnn__calloc_floats(np);
+    net->adam_v = (float *)cnn__calloc_floats(np);
+    net->state = (float *)cnn__calloc_floats(ns);
+    for (i = 0; i < count; i++)
+        if (layers[i].kind == CNN_LAYER_BATCHNORM) layers[i].invstd = (float *)cnn__calloc_floats((size_t)layers[i].out_c);
+    if (!net->params || !net->grads || !net->adam_m || !net->adam_v || !net->state) goto nomem;
+    for (i = 0; i < count; i++) if (layers[i].kind == CNN_LAYER_BATCHNORM && !layers[i].invstd) goto nomem;
+    /* Keras' starting values: gamma 1, beta 0, running mean 0, running variance 1 */
+    for (i = 0; i < count; i++) {
+        cnn__layer *L = &layers[i];
+        size_t j;
+        if (L->kind != CNN_LAYER_BATCHNORM) continue;
+        for (j = 0; j < L->nw; j++) net->params[L->w_off + j] = 1.0f;
+        for (j = 0; j < (size_t)L->out_c; j++) net->state[L->st_off + L->out_c + j] = 1.0f;
+    }
+    *out = net;
+    cnn__ok(err);
+    return CNN_OK;
+nomem:
+    cnn_net_free(net);
+    return cnn__fail(err, CNN_ERR_NOMEM, "net: cannot allocate %zu parameters", np);
+}
+
+CNN_API void cnn_net_init(cnn_net *net, cnn_rng *r)
+{
+    int i;
+    for (i = 0; i < net->nlayers; i++) {
+        cnn__layer *L = &net->layers[i];
+        if (L->kind == CNN_LAYER_CONV || L->kind == CNN_LAYER_DENSE) {
+            cnn_glorot_uniform(r, L->nw, L->fan_in, L->fan_out, net->params + L->w_off);
+            memset(net->params + L->b_off, 0, L->nb * sizeof(float));
+        }
+    }
+    memset(net->adam_m, 0, net->nparams * sizeof(float));
+    memset(net->adam_v, 0, net->nparams * sizeof(float));
+}
+
+CNN_API const cnn_net_desc *cnn_net_get_desc(const cnn_net *net) { return &net->desc; }
+CNN_API int cnn_net_layer_count(const cnn_net *net) { return net->nlayers; }
+CNN_API size_t cnn_net_param_count(const cnn_net *net) { return net->nparams; }
+CNN_API float *cnn_net_params(cnn_net *net) { return net->params; }
+CNN_API float *cnn_net_grads(cnn_net *net) { return net->grads; }
+CNN_API size_t cnn_net_state_count(const cnn_net *net) { return net->nstate; }
+CNN_API float *cnn_net_state(cnn_net *net) { return net->state; }
+
+CNN_API void cnn_net_layer_get(const cnn_net *net, int i, cnn_layer_info *info)
+{
+    const cnn__layer *L;
+    CNN_ASSERT(i >= 0 && i < net->nlayers);
+    L = &net->layers[i];
+    info->kind = L->kind; info->block = L->block;
+    info->in_c = L->in_c; info->in_h = L->in_h; info->in_w = L->in_w;
+    info->out_c = L->out_c; info->out_h = L->out_h; info->out_w = L->out_w;
+    info->params = L->nw + L->nb;
+    cnn__layer_text(L, info->text, sizeof info->text);
+}
+
+CNN_API void cnn_net_feature_shape(const cnn_net *net, int *c, int *h, int *w)
+{
+    const cnn__layer *L = &net->layers[net->nlayers - 1];
+    *c = L->in_c; *h = L->in_h; *w = L->in_w;
+}
+
+CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
+{
+    int i;
+    if (n <= 0) return cnn__fail(err, CNN_ERR_ARG, "net: batch size %d must be positive", n);
+    if (n <= net->cap) { cnn__ok(err); return CNN_OK; }
+    cnn__net_release_buffers(net);
+    for (i = 0; i < net->nlayers; i++) {
+        cnn__layer *L = &net->layers[i];
+        size_t outn, cachen = 0;
+        if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
+        L->out = (float *)cnn__alloc_floats(outn);
+        L->dout = (float *)cnn__alloc_floats(outn);
+        if (!L->out || !L->dout) goto nomem;
+        if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
+            cnn_conv_shape cs = L->conv;
+            cs.n = n;
+            if (!cnn__mul_size((size_t)cs.c * cs.r * cs.s, (size_t)cs.p * cs.q, &cachen) ||
+                !cnn__mul_size(cachen, (size_t)n, &cachen)) goto overflow;
+        } else if (L->kind == CNN_LAYER_BATCHNORM || L->kind == CNN_LAYER_DROPOUT) {
+            cachen = outn;
+        }
+        if (cachen && !(L->cache = (float *)cnn__alloc_floats(cachen))) goto nomem;
+        if (L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG) {
+            size_t bytes;
+            if (!cnn__mul_size(outn, sizeof(int32_t), &bytes)) goto overflow;
+            if (!(L->arg = (int32_t *)CNN_MALLOC(bytes))) goto nomem;
+        }
+    }
+    net->dlogits = (float *)cnn__alloc_floats((size_t)n * net->desc.classes);
+    net->probs = (float *)cnn__alloc_floats((size_t)n * net->desc.classes);
+    net->labels = (int *)CNN_MALLOC((size_t)n * sizeof(int));
+    if (!net->dlogits || !net->probs || !net->labels) goto nomem;
+    net->cap = n;
+    cnn__ok(err);
+    return CNN_OK;
+overflow:
+    cnn__net_release_buffers(net);
+    return cnn__fail(err, CNN_ERR_OVERFLOW, "net: activations for a batch of %d overflow size_t", n);
+nomem:
+    cnn__net_release_buffers(net);
+    return cnn__fail(err, CNN_ERR_NOMEM, "net: cannot allocate activations for a batch of %d", n);
+}
+
+CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
+{
+    net->training = training != 0;
+    net->rng = rng;
+    CNN_ASSERT(!net->training || rng);
+}
+
+CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
+{
+    const float *in = x;
+    float *p = net->params;
+    int i;
+    CNN_ASSERT(n > 0 && n <= net->cap);
+    net->last_n = n;
+    for (i = 0; i < net->nlayers; i++) {
+        cnn__layer *L = &net->layers[i];
+        const size_t count = (size_t)n * L->out_size;
+        L->in = in;
+        switch (L->kind) {
+        case CNN_LAYER_CONV: {
+            cnn_conv_shape cs = L->conv;
+            cs.n = n;
+            if (net->desc.algo == CNN_CONV_NAIVE) cnn_conv_forward_naive(&cs, in, p + L->w_off, p + L->b_off, L->out);
+            else cnn_conv_forward_im2col(&cs, in, p + L->w_off, p + L->b_off, L->out, L->cache);
+            break;
+        }
+        case CNN_LAYER_BATCHNORM: {
+            float *mean = net->state + L->st_off, *var = mean + L->out_c;
+            size_t hw = (size_t)L->out_h * L->out_w;
+            if (net->training)
+                cnn_bn_forward_train(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, L->out, L->cache, L->invstd,
+                                     mean, var, net->desc.bn_momentum, net->desc.bn_eps);
+            else
+                cnn_bn_forward_infer(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, mean, var, net->desc.bn_eps, L->out);
+            break;
+        }
+        case CNN_LAYER_ACT: cnn_act_forward(L->act, count, in, L->out); break;
+        case CNN_LAYER_POOL: {
+            cnn_pool_shape ps = L->pool;
+            ps.n = n;
+            cnn_pool_forward(&ps, L->pool_type, in, L->out, L->arg);
+            break;
+        }
+        case CNN_LAYER_DROPOUT:
+            if (net->training) {
+                cnn_dropout_mask(net->rng, L->rate, count, L->cache);
+                cnn_dropout_forward(count, L->cache, in, L->out);
+            } else {
+                memcpy(L->out, in, count * sizeof(float));
+            }
+            break;
+        case CNN_LAYER_DENSE:
+            cnn_dense_forward(n, (int)L->in_size, L->out_c, in, p + L->w_off, p + L->b_off, L->out);
+            break;
+        }
+        in = L->out;
+    }
+    return in;
+}
+
+CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
+{
+    const int n = net->last_n;
+    float *p = net->params, *g = net->grads;
+    int i;
+    CNN_ASSERT(net->training);
+    for (i = net->nlayers - 1; i >= 0; i--) {
+        cnn__layer *L = &net->layers[i];
+        const float *dy = i == net->nlayers - 1 ? dlogits : L->dout;
+        float *dx = i > 0 ? net->layers[i - 1].dout : NULL;   /* no gradient for the input images */
+        const size_t count = (size_t)n * L->out_size;
+        if (dx) memset(dx, 0, (size_t)n * L->in_size * sizeof(float));
+        switch (L->kind) {
+        case CNN_LAYER_CONV: {
+            cnn_conv_shape cs = L->conv;
+            cs.n = n;
+            if (net->desc.algo == CNN_CONV_NAIVE)
+                cnn_conv_backward_naive(&cs, L->in, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
+            else
+                cnn_conv_backward_im2col(&cs, L->cache, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
+            break;
+        }
+        case CNN_LAYER_BATCHNORM:
+            cnn_bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, L->cache, p + L->w_off, L->invstd, dx,
+                            g + L->w_off, g + L->b_off);
+            break;
+        case CNN_LAYER_ACT: if (dx) cnn_act_backward(L->act, count, L->out, dy, dx); break;
+        case CNN_LAYER_POOL: {
+            cnn_pool_shape ps = L->pool;
+            ps.n = n;
+            if (dx) cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
+            break;
+        }
+        case CNN_LAYER_DROPOUT: if (dx) cnn_dropout_backward(count, L->cache, dy, dx); break;
+        case CNN_LAYER_DENSE:
+            cnn_dense_backward(n, (int)L->in_size, L->out_c, L->in, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
+            break;
+        }
+    }
+}
+
+static int cnn__argmax(const float *v, int k)
+{
+    int j, best = 0;
+    for (j = 1; j < k; j++) if (v[j] > v[best]) best = j;
+    return best;
+}
+
+CNN_API double cnn_net_train_step(cnn_net *net, cnn_adam *opt, const float *x, const int *y, int n, int *correct)
+{
+    const int k = net->desc.classes;
+    const float *logits;
+    double loss;
+    int m;
+    memset(net->grads, 0, net->nparams * sizeof(float));
+    logits = cnn_net_forward(net, x, n);
+    loss = cnn_softmax_xent(n, k, logits, y, NULL, net->dlogits);
+    if (correct) {
+        *correct = 0;
+        for (m = 0; m < n; m++) *correct += cnn__argmax(logits + (size_t)m * k, k) == y[m];
+    }
+    cnn_net_backward(net, net->dlogits);
+    cnn_adam_step(opt, net->nparams, net->params, net->grads, net->adam_m, net->adam_v);
+    return loss;
+}
+
+/* >>train implementation */
+CNN_API void cnn_train_opts_init(cnn_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 100;
+    o->batch = 32;
+    o->val_split = 0.0;
+    o->patience = 20;
+    o->min_delta = 0.0;
+    o->restore_best = 1;
+    o->shuffle = 1;
+    o->seed = 0;
+    cnn_adam_init(&o->adam);
+}
+
+static cnn_status cnn__check_labels(const int *y, size_t n, int classes, const char *who, cnn_error *err)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= classes)
+            return cnn__fail(err, CNN_ERR_LABEL_RANGE, "%s: label %d at index %zu is outside [0,%d)", who, y[i], i, classes);
+    return CNN_OK;
+}
+
+static int cnn__finite(double v) { return v == v && v - v == 0.0; }   /* not NaN, not +-inf */
+
+CNN_API cnn_status cnn_net_evaluate(cnn_net *net, const float *x, const int *y, size_t n, int batch,
+                                    double *acc, double *loss, cnn_error *err)
+{
+    const int k = net->desc.classes;
+    const size_t in_size = net->layers[0].in_size;
+    double total = 0.0;
+    size_t correct = 0, at;
+    cnn_status st;
+    if (n == 0 || batch <= 0) return cnn__fail(err, CNN_ERR_ARG, "evaluate: %zu samples in batches of %d", n, batch);
+    if ((st = cnn__check_labels(y, n, k, "evaluate", err))) return st;
+    if ((st = cnn_net_reserve(net, batch, err))) return st;
+    cnn_net_set_training(net, 0, NULL);
+    for (at = 0; at < n; at += (size_t)batch) {
+        int bn = (int)(n - at < (size_t)batch ? n - at : (size_t)batch), m;
+        const float *logits = cnn_net_forward(net, x + at * in_size, bn);
+        total += cnn_softmax_xent(bn, k, logits, y + at, NULL, NULL) * bn;
+        for (m = 0; m < bn; m++) correct += cnn__argmax(logits + (size_t)m * k, k) == y[at + m];
+    }
+    if (acc) *acc = (double)correct / (double)n;
+    if (loss) *loss = total / (double)n;
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_net_predict(cnn_net *net, const float *x, size_t n, int batch, float *probs,
+                                   cnn_error *err)
+{
+    const int k = net->desc.classes;
+    const size_t in_size = net->layers[0].in_size;
+    size_t at;
+    cnn_status st;
+    if (n == 0 || batch <= 0) return cnn__fail(err, CNN_ERR_ARG, "predict: %zu samples in batches of %d", n, batch);
+    if ((st = cnn_net_reserve(net, batch, err))) return st;
+    cnn_net_set_training(net, 0, NULL);
+    for (at = 0; at < n; at += (size_t)batch) {
+        int bn = (int)(n - at < (size_t)batch ? n - at : (size_t)batch), m, j;
+        const float *logits = cnn_net_forward(net, x + at * in_size, bn);
+        for (m = 0; m < bn; m++) {
+            const float *z = logits + (size_t)m * k;
+            float *p = probs + (at + (size_t)m) * k;
+            double mx = z[cnn__argmax(z, k)], sum = 0.0;
+            for (j = 0; j < k; j++) sum += exp((double)z[j] - mx);
+            for (j = 0; j < k; j++) p[j] = (float)(exp((double)z[j] - mx) / sum);
+        }
+    }
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, size_t n,
+                                 const cnn_train_opts *o, cnn_train_result *res, cnn_error *err)
+{
+    const size_t in_size = net->layers[0].in_size;
+    const size_t snap_n = net->nparams + net->nstate;
+    size_t ntrain, nval, i;
+    uint32_t *idx = NULL;
+    float *bx = NULL, *best = NULL;
+    int *by = NULL, epoch, wait = 0;
+    double best_loss = HUGE_VAL;
+    cnn_train_result r;
+    cnn_adam adam;
+    cnn_rng rng;
+    cnn_status st = CNN_OK;
+
+    memset(&r, 0, sizeof r);
+    r.best_loss = HUGE_VAL;
+    if (res) *res = r;
+    if (!x || !y || n == 0) return cnn__fail(err, CNN_ERR_ARG, "train: no data");
+    if (o->epochs <= 0 || o->batch <= 0 || !(o->val_split >= 0.0 && o->val_split < 1.0) || o->patience < 0 ||
+        !(o->min_delta >= 0.0))
+        return cnn__fail(err, CNN_ERR_ARG, "train: epochs %d and batch %d must be positive, val_split %g in [0,1), "
+                         "patience %d and min_delta %g not negative", o->epochs, o->batch, o->val_split,
+                         o->patience, o->min_delta);
+    if (n > 0xFFFFFFFFu) return cnn__fail(err, CNN_ERR_LIMIT, "train: %zu samples (at most 2^32-1)", n);
+    /* Keras' rule: the first floor(n * (1 - split)) samples train, the rest (taken before any
+       shuffling) validate */
+    ntrain = (size_t)floor((double)n * (1.0 - o->val_split));
+    nval = n - ntrain;
+    if (ntrain == 0) return cnn__fail(err, CNN_ERR_ARG, "train: val_split %g leaves no training data", o->val_split);
+    if ((st = cnn__check_labels(y, n, net->desc.classes, "train", err))) return st;
+    if ((st = cnn_net_reserve(net, o->batch, err))) return st;
+
+    idx = (uint32_t *)CNN_MALLOC(ntrain * sizeof(uint32_t));
+    bx = (float *)cnn__alloc_floats((size_t)o->batch * in_size);
+    by = (int *)CNN_MALLOC((size_t)o->batch * sizeof(int));
+    if (o->restore_best) best = (float *)cnn__alloc_floats(snap_n);
+    if (!idx || !bx || !by || (o->restore_best && !best)) {
+        st = cnn__fail(err, CNN_ERR_NOMEM, "train: out of memory for the batch buffers");
+        goto done;
+    }
+    for (i = 0; i < ntrain; i++) idx[i] = (uint32_t)i;
+    cnn_rng_seed(&rng, o->seed);
+    adam = o->adam;
+
+    for (epoch = 1; epoch <= o->epochs; epoch++) {
+        const int nbatches = (int)((ntrain + (size_t)o->batch - 1) / (size_t)o->batch);
+        double sum_loss = 0.0;
+        size_t correct = 0;
+        cnn_epoch_info info;
+        int b;
+        if (o->shuffle) cnn_rng_shuffle(&rng, idx, ntrain);
+        cnn_net_set_training(net, 1, &rng);
+        for (b = 0; b < nbatches; b++) {
+            const size_t at = (size_t)b * o->batch;
+            const int bn = (int)(ntrain - at < (size_t)o->batch ? ntrain - at : (size_t)o->batch);
+            int m, ok = 0;
+            double loss;
+            for (m = 0; m < bn; m++) {   /* gather the batch: rows in shuffled order */
+                memcpy(bx + (size_t)m * in_size, x + (size_t)idx[at + m] * in_size, in_size * sizeof(float));
+                by[m] = y[idx[at + m]];
+            }
+            loss = cnn_net_train_step(net, &adam, bx, by, bn, &ok);
+            if (!cnn__finite(loss)) {
+                st = cnn__fail(err, CNN_ERR_DIVERGED, "train: the loss became %g at epoch %d, batch %d of %d",
+                               loss, epoch, b + 1, nbatches);
+                goto done;
+            }
+            sum_loss += loss * bn;
+            correct += (size_t)ok;
+            if (o->on_batch) o->on_batch(epoch, b + 1, nbatches, loss, o->user);
+        }
+        memset(&info, 0, sizeof info);
+        info.epoch = epoch;
+        info.epochs = o->epochs;
+        info.loss = sum_loss / (double)ntrain;
+        info.acc = (double)correct / (double)ntrain;
+        info.val_loss = info.val_acc = NAN;
+        if (nval && (st = cnn_net_evaluate(net, x + ntrain * in_size, y + ntrain, nval, o->batch, &info.val_acc,
+                                           &info.val_loss, err)))
+            goto done;
+        {
+            const double monitored = nval ? info.val_loss : info.loss;
+            if (!cnn__finite(monitored)) {
+                st = cnn__fail(err, CNN_ERR_DIVERGED, "train: the %s loss became %g at epoch %d",
+                               nval ? "validation" : "training", monitored, epoch);
+                goto done;
+            }
+            if (monitored < best_loss - o->min_delta) {
+                best_loss = monitored;
+                r.best_epoch = epoch;
+                wait = 0;
+                info.improved = 1;
+                if (best) {
+                    memcpy(best, net->params, net->nparams * sizeof(float));
+                    memcpy(best + net->nparams, net->state, net->nstate * sizeof(float));
+                }
+            } else {
+                wait++;
+            }
+        }
+        info.best_epoch = r.best_epoch;
+        info.wait = wait;
+        r.epochs_run = epoch;
+        r.best_loss = best_loss;
+        if (o->on_epoch && o->on_epoch(&info, o->user)) { r.stopped_early = 2; break; }
+        if (o->patience > 0 && wait >= o->patience) { r.stopped_early = 1; break; }
+    }
+    if (best && r.best_epoch > 0) {   /* back to the weights of the best epoch */
+        memcpy(net->params, best, net->nparams * sizeof(float));
+        memcpy(net->state, best + net->nparams, net->nstate * sizeof(float));
+    }
+    cnn__ok(err);
+done:
+    cnn_net_set_training(net, 0, NULL);
+    if (res) *res = r;
+    CNN_FREE(idx); CNN_FREE(bx); CNN_FREE(by); CNN_FREE(best);
+    return st;
+}
+
+/* >>study implementation: the table of the study, verbatim, with the figures it reports */
+static const cnn_study_row cnn__study[CNN_STUDY_MODELS] = {
+#define CNN__BASE2 " (32, (2,2), (1,1), 'relu', 0.2, 2, 'max')"
+    { 1, "(64, (3,3), (1,1), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.961f, 0.921f, 0.134f, 0.227f},
+    { 2, "(32, (3,3), (1,1), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.953f, 0.922f, 0.155f, 0.225f},
+    { 3, "(128, (3,3), (1,1), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.96f, 0.923f, 0.129f, 0.226f},
+    { 4, "(256, (3,3), (1,1), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.956f, 0.922f, 0.14f, 0.232f},
+    { 5, "(64, (2,2), (1,1), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.95f, 0.915f, 0.155f, 0.242f},
+    { 6, "(64, (5,5), (1,1), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.955f, 0.909f, 0.143f, 0.252f},
+    { 7, "(64, (7,7), (1,1), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.947f, 0.915f, 0.165f, 0.241f},
+    { 8, "(64, (3,3), (1,1), 'sigmoid', 0.2, 2, 'max')" CNN__BASE2, 0.878f, 0.865f, 0.326f, 0.367f},
+    { 9, "(64, (3,3), (1,1), 'tanh', 0.2, 2, 'max')" CNN__BASE2, 0.945f, 0.918f, 0.165f, 0.232f},
+    {10, "(64, (3,3), (2,2), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.906f, 0.88f, 0.278f, 0.342f},
+    {11, "(64, (3,3), (5,5), 'relu', 0.2, 2, 'max')" CNN__BASE2, 0.856f, 0.837f, 0.418f, 0.461f},
+    {12, "(64, (3,3), (1,1), 'relu', 0, 2, 'max')" CNN__BASE2, 0.956f, 0.917f, 0.132f, 0.239f},
+    {13, "(64, (3,3), (1,1), 'relu', 0.5, 2, 'max')" CNN__BASE2, 0.926f, 0.904f, 0.25f, 0.295f},
+    {14, "(64, (3,3), (1,1), 'relu', 0.1, 2, 'max')" CNN__BASE2, 0.956f, 0.917f, 0.132f, 0.235f},
+    {15, "(64, (3,3), (1,1), 'relu', 0.8, 2, 'max')" CNN__BASE2, 0.873f, 0.861f, 0.395f, 0.422f},
+    {16, "(64, (3,3), (1,1), 'relu', 0.2, 1, 'max')" CNN__BASE2, 0.958f, 0.916f, 0.132f, 0.241f},
+    {17, "(64, (3,3), (1,1), 'relu', 0.2, 5, 'max')" CNN__BASE2, 0.926f, 0.895f, 0.218f, 0.287f},
+    {18, "(64, (3,3), (1,1), 'relu', 0.2, 2, 'average')" CNN__BASE2, 0.96f, 0.918f, 0.124f, 0.233f},
+    {19, "(64, (3,3), (1,1), 'relu', 0.2, 2, 'min')" CNN__BASE2, 0.964f, 0.919f, 0.11f, 0.231f},
+    {20, "(64, (3,3), (1,1), 'relu', 0.2, 2, 'max') (16, (2,2), (1,1), 'relu', 0.2, 2, 'max')", 0.943f, 0.918f, 0.177f, 0.239f},
+    {21, "(64, (3,3), (1,1), 'relu', 0.2, 2, 'max') (16, (2,2), (1,1), 'relu', 0.2, 2, 'average')", 0.958f, 0.923f, 0.125f, 0.229f},
+    {22, "(64, (3,3), (1,1), 'relu', 0.2, 2, 'max')", 0.962f, 0.91f, 0.114f, 0.271f},
+#undef CNN__BASE2
+};
+
+CNN_API const cnn_study_row *cnn_study_row_get(int model)
+{
+    return model >= 1 && model <= CNN_STUDY_MODELS ? &cnn__study[model - 1] : NULL;
+}
+
+CNN_API cnn_status cnn_study_desc(cnn_net_desc *d, int model, cnn_error *err)
+{
+    const cnn_study_row *row = cnn_study_row_get(model);
+    cnn_net_desc_init(d, 1, 28, 28, 10);
+    if (!row) return cnn__fail(err, CNN_ERR_ARG, "study: model %d does not exist (the study has 1..%d)", model, CNN_STUDY_MODELS);
+    return cnn_net_desc_parse(d, row->spec, err);
+}
+
+CNN_API const char *cnn_fashion_class_name(int label)
+{
+    static const char *const names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+    return label >= 0 && label < 10 ? names[label] : "?";
+}
+
+/* ... implementation continues ... */
+
+#endif /* CNN_IMPLEMENTATION_DONE */
+#endif /* CNN_IMPLEMENTATION */
+
+/* >>licence ------------------------------------------------------------------------------
+   Version history
+     0.1.0  layers, naive and im2col convolution, training with early stopping, the study's
+            notation and its 22 configurations.
+
+   MIT License
+
+   Copyright (c) 2026 the cnn.h authors
+
+   Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+   and associated documentation files (the "Software"), to deal in the Software without
+   restriction, including without limitation the rights to use, copy, modify, merge, publish,
+   distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
+   Software is furnished to do so, subject to the following conditions:
+
+   The above copyright notice and this permission notice shall be included in all copies or
+   substantial portions of the Software.
+
+   THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING
+   BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+   NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+   DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+   OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+*/

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# tests/run.sh - the whole test suite: warning-free builds (gcc, clang, C++, CNN_STATIC), every
+# test program plain, with OpenMP at 1 and 2 threads, and under ASan+UBSan with gcc and clang,
+# the same weights from every build, the examples. Ends with "N passed, N failed".
+#   bash tests/run.sh            (QUICK=1 skips the sanitizer builds)
+set -u
+cd "$(dirname "$0")/.."
+out=${BUILD_DIR:-build/tests}
+mkdir -p "$out"
+passed=0 failed=0
+
+# step NAME COMMAND...: run it, keep its output in $out/NAME.log, show the tail on failure
+step() {
+    local name=$1; shift
+    if "$@" >"$out/$name.log" 2>&1; then
+        passed=$((passed + 1)); printf 'ok    %s\n' "$name"
+    else
+        failed=$((failed + 1)); printf 'FAIL  %s\n' "$name"; tail -n 25 "$out/$name.log" | sed 's/^/      /'
+    fi
+}
+
+WARN="-std=c99 -Wall -Wextra -Wpedantic -Werror"
+TESTS=$(ls tests/test_*.c | sed 's|tests/||; s|\.c$||')
+
+# 1. the header and the examples compile without a warning
+for cc in gcc clang; do
+    step "build-$cc-c99" $cc $WARN -O2 tests/header_only.c -o "$out/header_$cc" -lm
+    step "build-$cc-c99-openmp" $cc $WARN -O2 -fopenmp -c tests/header_only.c -o "$out/header_${cc}_omp.o"
+    step "build-$cc-no-stdio" $cc $WARN -DCNN_NO_STDIO -c tests/header_only.c -o "$out/header_${cc}_nostdio.o"
+done
+step build-g++ g++ -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -c tests/header_only.c -o "$out/header_gxx.o"
+step build-clang++ clang++ -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -c tests/header_only.c -o "$out/header_clangxx.o"
+step build-cnn-static-two-units gcc $WARN -O1 tests/static_a.c tests/static_b.c -o "$out/static" -lm
+step run-cnn-static-two-units "$out/static"
+for f in examples/*.c tools/*.c; do
+    [ -f "$f" ] || continue
+    n=$(basename "$f" .c)
+    step "build-$n" gcc $WARN -O2 "$f" -o "$out/$n" -lm
+done
+
+# 2. every test: plain, OpenMP with 1 and 2 threads
+for t in $TESTS; do
+    step "build-$t" gcc $WARN -O2 "tests/$t.c" -o "$out/$t" -lm
+    step "run-$t" "$out/$t"
+    step "build-$t-openmp" gcc $WARN -O2 -fopenmp "tests/$t.c" -o "$out/${t}_omp" -lm
+    step "run-$t-omp1" env OMP_NUM_THREADS=1 "$out/${t}_omp"
+    step "run-$t-omp2" env OMP_NUM_THREADS=2 "$out/${t}_omp"
+done
+
+# 3. OpenMP never changes a bit: the trained weights' hash is the same in every build
+same_hash() {
+    local a b c
+    a=$(grep 'weights hash' "$out/run-test_train.log")
+    b=$(grep 'weights hash' "$out/run-test_train-omp1.log")
+    c=$(grep 'weights hash' "$out/run-test_train-omp2.log")
+    echo "plain: $a"; echo "omp 1: $b"; echo "omp 2: $c"
+    [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ]
+}
+step same-weights-with-and-without-openmp same_hash
+
+# 4. sanitizers: every test under ASan + UBSan, gcc and clang, any report is fatal
+if [ "${QUICK:-0}" != 1 ]; then
+    SAN="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+    for cc in gcc clang; do
+        for t in $TESTS; do
+            step "build-$t-asan-ubsan-$cc" $cc $WARN $SAN "tests/$t.c" -o "$out/${t}_san_$cc" -lm
+            step "run-$t-asan-ubsan-$cc" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+                "$out/${t}_san_$cc"
+        done
+    done
+fi
+
+# 5. the examples run
+step run-quickstart "$out/quickstart"
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

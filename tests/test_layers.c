@@ -1,0 +1,233 @@
+/* test_layers.c - properties and hand-computed values: im2col against the naive convolution on
+   random shapes, min pooling against max pooling, batch-norm statistics, Adam's first steps,
+   Glorot limits, the random number generator.
+   cc -std=c99 -O2 tests/test_layers.c -lm */
+#define CNN_IMPLEMENTATION
+#include "../cnn.h"
+#include "check.h"
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+static cnn_rng rng;
+
+static float *rnd(size_t n, float lo, float hi)
+{
+    float *p = (float *)malloc((n ? n : 1) * sizeof(float));
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = lo + (hi - lo) * cnn_rng_uniform(&rng);
+    return p;
+}
+
+static float *zeros(size_t n) { return (float *)calloc(n ? n : 1, sizeof(float)); }
+
+/* max |a-b| / max(max|a|, tiny): relative to the array's scale */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double scale = 1e-30, d = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (fabs(a[i]) > scale) scale = fabs(a[i]);
+        if (fabs((double)a[i] - b[i]) > d) d = fabs((double)a[i] - b[i]);
+    }
+    return d / scale;
+}
+
+static void test_im2col_vs_naive(void)
+{
+    int trial, worst_trial = -1;
+    double worst = 0.0;
+    for (trial = 0; trial < 60; trial++) {
+        cnn_conv_shape cs;
+        int n = 1 + (int)cnn_rng_below(&rng, 3), c = 1 + (int)cnn_rng_below(&rng, 4);
+        int h = 3 + (int)cnn_rng_below(&rng, 14), w = 3 + (int)cnn_rng_below(&rng, 14);
+        int k = 1 + (int)cnn_rng_below(&rng, 6), r = 1 + (int)cnn_rng_below(&rng, 7), s = 1 + (int)cnn_rng_below(&rng, 7);
+        int sh = 1 + (int)cnn_rng_below(&rng, 5), sw = 1 + (int)cnn_rng_below(&rng, 5);
+        cnn_padding pad = (cnn_padding)cnn_rng_below(&rng, 2);
+        size_t nx, nw, ny;
+        float *x, *wt, *b, *y1, *y2, *dy, *col, *dx1, *dx2, *dw1, *dw2, *db1, *db2;
+        double e;
+        if (pad == CNN_PAD_VALID && (r > h || s > w)) pad = CNN_PAD_SAME;
+        CHECK(cnn_conv_shape_init(&cs, n, c, h, w, k, r, s, sh, sw, pad, NULL) == CNN_OK, "trial %d: shape refused", trial);
+        nx = (size_t)n * c * h * w; nw = (size_t)k * c * r * s; ny = (size_t)n * k * cs.p * cs.q;
+        x = rnd(nx, -1, 1); wt = rnd(nw, -1, 1); b = rnd((size_t)k, -1, 1); dy = rnd(ny, -1, 1);
+        y1 = zeros(ny); y2 = zeros(ny); col = zeros(cnn_conv_col_floats(&cs));
+        dx1 = zeros(nx); dx2 = zeros(nx); dw1 = zeros(nw); dw2 = zeros(nw); db1 = zeros((size_t)k); db2 = zeros((size_t)k);
+        cnn_conv_forward_naive(&cs, x, wt, b, y1);
+        cnn_conv_forward_im2col(&cs, x, wt, b, y2, col);
+        cnn_conv_backward_naive(&cs, x, wt, dy, dx1, dw1, db1);
+        cnn_conv_backward_im2col(&cs, col, wt, dy, dx2, dw2, db2);
+        e = rel_diff(y1, y2, ny);
+        if (rel_diff(dx1, dx2, nx) > e) e = rel_diff(dx1, dx2, nx);
+        if (rel_diff(dw1, dw2, nw) > e) e = rel_diff(dw1, dw2, nw);
+        if (rel_diff(db1, db2, (size_t)k) > e) e = rel_diff(db1, db2, (size_t)k);
+        if (e > worst) { worst = e; worst_trial = trial; }
+        CHECK(e < 1e-5, "im2col vs naive, trial %d: n%d c%d %dx%d k%d %dx%d stride %dx%d %s: relative difference %.3g",
+              trial, n, c, h, w, k, r, s, sh, sw, pad ? "same" : "valid", e);
+        free(x); free(wt); free(b); free(dy); free(y1); free(y2); free(col);
+        free(dx1); free(dx2); free(dw1); free(dw2); free(db1); free(db2);
+    }
+    printf("im2col vs naive: worst relative difference %.3g (trial %d)\n", worst, worst_trial);
+}
+
+static void test_same_padding(void)
+{
+    /* Keras/TensorFlow 'same': 28 wide, kernel 3, stride 2 -> 14 out, padding 1 total, 0 on the left */
+    cnn_conv_shape cs;
+    CHECK(cnn_conv_shape_init(&cs, 1, 1, 28, 28, 1, 3, 3, 2, 2, CNN_PAD_SAME, NULL) == CNN_OK, "same shape");
+    CHECK(cs.p == 14 && cs.pad_top == 0, "same 28/k3/s2: P %d pad_top %d, expected 14 and 0", cs.p, cs.pad_top);
+    CHECK(cnn_conv_shape_init(&cs, 1, 1, 28, 28, 1, 5, 5, 1, 1, CNN_PAD_SAME, NULL) == CNN_OK, "same shape");
+    CHECK(cs.p == 28 && cs.pad_top == 2, "same 28/k5/s1: P %d pad_top %d, expected 28 and 2", cs.p, cs.pad_top);
+    CHECK(cnn_conv_shape_init(&cs, 1, 1, 2, 2, 1, 3, 3, 1, 1, CNN_PAD_VALID, NULL) == CNN_ERR_SHAPE,
+          "valid 3x3 on 2x2 accepted");
+}
+
+static void test_min_pool(void)
+{
+    /* min pool(x) = -max pool(-x), values and where the gradient goes */
+    cnn_pool_shape ps;
+    size_t nx = (size_t)2 * 3 * 11 * 13, ny, i;
+    float *x = rnd(nx, -1, 1), *nx_ = zeros(nx), *ymin, *ymax, *dy, *dmin, *dmax;
+    int32_t *amin, *amax;
+    int size;
+    for (size = 1; size <= 7; size++) {
+        cnn_pool_shape_init(&ps, 2, 3, 11, 13, size, 0, NULL);
+        ny = (size_t)2 * 3 * ps.p * ps.q;
+        CHECK(ps.p == (11 - size) / size + 1 && ps.q == (13 - size) / size + 1, "pool %d on 11x13 gives %dx%d", size, ps.p, ps.q);
+        for (i = 0; i < nx; i++) nx_[i] = -x[i];
+        ymin = zeros(ny); ymax = zeros(ny); dy = rnd(ny, -1, 1); dmin = zeros(nx); dmax = zeros(nx);
+        amin = (int32_t *)calloc(ny, sizeof(int32_t)); amax = (int32_t *)calloc(ny, sizeof(int32_t));
+        cnn_pool_forward(&ps, CNN_POOL_MIN, x, ymin, amin);
+        cnn_pool_forward(&ps, CNN_POOL_MAX, nx_, ymax, amax);
+        cnn_pool_backward(&ps, CNN_POOL_MIN, amin, dy, dmin);
+        cnn_pool_backward(&ps, CNN_POOL_MAX, amax, dy, dmax);
+        for (i = 0; i < ny; i++) if (ymin[i] != -ymax[i]) break;
+        CHECK(i == ny, "pool %d: min pool differs from -max pool(-x) at output %zu", size, i);
+        for (i = 0; i < nx; i++) if (dmin[i] != dmax[i]) break;
+        CHECK(i == nx, "pool %d: min pool gradient differs from max pool's on -x at input %zu", size, i);
+        if (size == 1) {
+            for (i = 0; i < nx; i++) if (ymin[i] != x[i]) break;
+            CHECK(i == nx, "pool size 1 is not the identity");
+        }
+        free(ymin); free(ymax); free(dy); free(dmin); free(dmax); free(amin); free(amax);
+    }
+    /* the study's model 17: 26x26 pooled by 5 floors to 5x5 */
+    CHECK(cnn_pool_shape_init(&ps, 1, 64, 26, 26, 5, 0, NULL) == CNN_OK && ps.p == 5 && ps.q == 5, "26 by 5: %dx%d", ps.p, ps.q);
+    free(x); free(nx_);
+}
+
+static void test_batchnorm(void)
+{
+    enum { N = 4, C = 3, HW = 6 };
+    float *x = rnd(N * C * HW, -2, 5), gamma[C] = {1.5f, 0.5f, 2.0f}, beta[C] = {0.1f, -0.2f, 0.3f};
+    float y[N * C * HW], xhat[N * C * HW], invstd[C], rm[C] = {0.5f, -1.0f, 2.0f}, rv[C] = {1.0f, 2.0f, 0.25f};
+    float rm0[C], rv0[C];
+    int c, n, i;
+    memcpy(rm0, rm, sizeof rm); memcpy(rv0, rv, sizeof rv);
+    /* inference: y = gamma (x - running mean) / sqrt(running var + eps) + beta, computed here in double */
+    cnn_bn_forward_infer(N, C, HW, x, gamma, beta, rm, rv, 1e-3f, y);
+    {
+        double e = 0.0;
+        for (n = 0; n < N; n++)
+            for (c = 0; c < C; c++)
+                for (i = 0; i < HW; i++) {
+                    int at = (n * C + c) * HW + i;
+                    double want = gamma[c] * (x[at] - (double)rm[c]) / sqrt((double)rv[c] + 1e-3) + beta[c];
+                    if (fabs(want - y[at]) > e) e = fabs(want - y[at]);
+                }
+        CHECK(e < 1e-5, "batchnorm inference does not use the running statistics (error %.3g)", e);
+    }
+    /* training: per-channel batch mean 0 and variance 1 before the affine map; running stats move
+       by momentum 0.99 towards the batch mean and the unbiased batch variance */
+    cnn_bn_forward_train(N, C, HW, x, gamma, beta, y, xhat, invstd, rm, rv, 0.99f, 1e-3f);
+    for (c = 0; c < C; c++) {
+        double mean = 0.0, var = 0.0, hm = 0.0, hv = 0.0;
+        for (n = 0; n < N; n++) for (i = 0; i < HW; i++) mean += x[(n * C + c) * HW + i];
+        mean /= N * HW;
+        for (n = 0; n < N; n++) for (i = 0; i < HW; i++) { double d = x[(n * C + c) * HW + i] - mean; var += d * d; }
+        for (n = 0; n < N; n++) for (i = 0; i < HW; i++) hm += xhat[(n * C + c) * HW + i];
+        hm /= N * HW;
+        for (n = 0; n < N; n++) for (i = 0; i < HW; i++) hv += (xhat[(n * C + c) * HW + i] - hm) * (xhat[(n * C + c) * HW + i] - hm);
+        hv /= N * HW;
+        CHECK(fabs(hm) < 1e-5 && fabs(hv - var / (N * HW) / (var / (N * HW) + 1e-3)) < 1e-4,
+              "channel %d: normalised mean %.3g variance %.6g", c, hm, hv);
+        CHECK(fabs(rm[c] - (0.99 * rm0[c] + 0.01 * mean)) < 1e-5, "channel %d: running mean %.6g", c, (double)rm[c]);
+        CHECK(fabs(rv[c] - (0.99 * rv0[c] + 0.01 * var / (N * HW - 1))) < 1e-5, "channel %d: running var %.6g", c, (double)rv[c]);
+    }
+    free(x);
+}
+
+static void test_adam(void)
+{
+    /* p0 = 0.5, gradients 0.1, -0.2, 0.3, Keras defaults. By hand:
+       t=1: m = 0.01,    v = 1e-5,         step = 1e-3*sqrt(1-0.999)/(1-0.9)
+       t=2: m = -0.011,  v = 4.999e-5,     step = 1e-3*sqrt(1-0.999^2)/(1-0.9^2)
+       t=3: m = 0.0201,  v = 1.3994001e-4, step = 1e-3*sqrt(1-0.999^3)/(1-0.9^3)
+       p_t = p_{t-1} - step * m / (sqrt(v) + 1e-7) */
+    const double want_m[3] = {0.01, -0.011, 0.0201}, want_v[3] = {1e-5, 4.999e-5, 1.3994001e-4};
+    const double step[3] = {1e-3 * sqrt(0.001) / 0.1, 1e-3 * sqrt(1 - 0.998001) / 0.19,
+                            1e-3 * sqrt(1 - 0.997002999) / 0.271};
+    const float g[3] = {0.1f, -0.2f, 0.3f};
+    double want_p = 0.5;
+    float p = 0.5f, m = 0.0f, v = 0.0f;
+    cnn_adam a;
+    int t;
+    cnn_adam_init(&a);
+    CHECK(a.lr == 1e-3f && a.beta1 == 0.9f && a.beta2 == 0.999f && a.eps == 1e-7f, "Adam defaults are not Keras'");
+    for (t = 0; t < 3; t++) {
+        want_p -= step[t] * want_m[t] / (sqrt(want_v[t]) + 1e-7);
+        cnn_adam_step(&a, 1, &p, &g[t], &m, &v);
+        /* float32 holds 1-0.999 only to 1.3e-5 relative, hence the tolerance */
+        CHECK(fabs(m - want_m[t]) < 1e-5 * fabs(want_m[t]) && fabs(v - want_v[t]) < 2e-5 * want_v[t], "Adam step %d: m %.9g v %.9g", t + 1, (double)m, (double)v);
+        CHECK(fabs(p - want_p) < 2e-7, "Adam step %d: p %.9g, by hand %.9g", t + 1, (double)p, want_p);
+    }
+    CHECK(fabs(want_p - 0.499022891792104) < 1e-12, "hand computation of Adam drifted: %.15g", want_p);
+}
+
+static void test_glorot_and_rng(void)
+{
+    enum { N = 100000 };
+    float *w = zeros(N);
+    double sum = 0.0, sq = 0.0, limit = sqrt(6.0 / (9 + 576));   /* conv 3x3, 1 -> 64: fans 9 and 576 */
+    int i, inside = 1, hist[10] = {0};
+    cnn_rng a, b;
+    cnn_glorot_uniform(&rng, N, 9, 576, w);
+    for (i = 0; i < N; i++) {
+        if (fabs(w[i]) > limit) inside = 0;
+        sum += w[i]; sq += (double)w[i] * w[i];
+    }
+    CHECK(inside, "Glorot values outside +-%.4f", limit);
+    CHECK(fabs(sum / N) < 0.01 * limit, "Glorot mean %.3g", sum / N);
+    CHECK(fabs(sq / N - limit * limit / 3) < 0.02 * limit * limit / 3, "Glorot variance %.4g, uniform gives %.4g",
+          sq / N, limit * limit / 3);
+    /* seed contract: same seed, same stream; different seeds, different streams */
+    cnn_rng_seed(&a, 42); cnn_rng_seed(&b, 42);
+    for (i = 0; i < 1000; i++) if (cnn_rng_u32(&a) != cnn_rng_u32(&b)) break;
+    CHECK(i == 1000, "same seed, different streams at draw %d", i);
+    cnn_rng_seed(&b, 43);
+    CHECK(cnn_rng_u32(&a) != cnn_rng_u32(&b), "seeds 42 and 43 agree");
+    /* the first value for seed 0 is pinned by the contract (SplitMix64's published first output) */
+    cnn_rng_seed(&a, 0);
+    CHECK((cnn__rng_u64(&a)) == 0xE220A8397B1DCDAFull, "SplitMix64 seed 0 does not start with e220a8397b1dcdaf");
+    for (i = 0; i < N; i++) {
+        uint32_t k = cnn_rng_below(&rng, 10);
+        float u = cnn_rng_uniform(&rng);
+        if (k >= 10 || u < 0.0f || u >= 1.0f) { inside = 0; break; }
+        hist[k]++;
+    }
+    CHECK(inside, "rng out of range");
+    for (i = 0; i < 10; i++) CHECK(abs(hist[i] - N / 10) < 500, "rng_below(10): bucket %d has %d of %d", i, hist[i], N);
+    free(w);
+}
+
+int main(void)
+{
+    cnn_rng_seed(&rng, 2024);
+    test_im2col_vs_naive();
+    test_same_padding();
+    test_min_pool();
+    test_batchnorm();
+    test_adam();
+    test_glorot_and_rng();
+    return check_done("test_layers");
+}
