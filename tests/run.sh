@@ -47,6 +47,19 @@ for t in $TESTS; do
     step "run-$t-omp2" env OMP_NUM_THREADS=2 "$out/${t}_omp"
 done
 
+# the GEMM micro-kernel comes in three widths (SSE2 by default, AVX2/AVX-512 with -march) and a
+# plain-C fallback: the im2col-vs-naive and gradient tests run against each variant
+step build-gemm-portable gcc $WARN -O2 -DCNN_GEMM_PORTABLE tests/test_layers.c -o "$out/layers_portable" -lm
+step run-gemm-portable "$out/layers_portable"
+for arch in native x86-64-v3; do
+    if gcc -march=$arch -E -x c /dev/null >/dev/null 2>&1; then
+        step "build-gemm-march-$arch" gcc $WARN -O3 -march=$arch tests/test_grad.c -o "$out/grad_$arch" -lm
+        step "run-gemm-march-$arch" "$out/grad_$arch"
+        step "build-layers-march-$arch" gcc $WARN -O3 -march=$arch tests/test_layers.c -o "$out/layers_$arch" -lm
+        step "run-layers-march-$arch" "$out/layers_$arch"
+    fi
+done
+
 # 3. OpenMP never changes a bit: the trained weights' hash is the same in every build
 same_hash() {
     local a b c
