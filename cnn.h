@@ -34,6 +34,8 @@
      CNN_API             extern / static     linkage of every public symbol
      CNN_NO_STDIO        (off)               drop every function that takes a path or FILE*
      CNN_MAX_BLOCKS      16                  conv blocks per network
+     CNN_DATA_DIR_DEFAULT /usr/share/datasets/fashion-mnist   where the data package puts it
+     CNN_GEMM_PORTABLE   (off)               plain-C GEMM kernel instead of GCC/clang vector types
 
    ERRORS
      Anything that comes from data or the environment returns a cnn_status; when the caller
@@ -53,7 +55,9 @@
      >>loss         softmax cross-entropy >>adam         Adam optimiser, Glorot init
      >>spec         the study's notation  >>net          network build, forward, backward
      >>train        training loop         >>study        the 22 configurations
-     >>determinism  why threads never change results
+     >>idx          IDX files, limits     >>gzip         gzip/DEFLATE decoder, CRC-32
+     >>dataset      Fashion-MNIST loading >>model        save and load a trained net
+     >>metrics      confusion matrix, classification report
      >>licence
 */
 #ifndef CNN_H
@@ -413,7 +417,185 @@ CNN_API const cnn_study_row *cnn_study_row_get(int model);   /* NULL outside 1..
 CNN_API cnn_status cnn_study_desc(cnn_net_desc *d, int model, cnn_error *err);
 CNN_API const char *cnn_fashion_class_name(int label);        /* "T-shirt/top" ... "Ankle boot" */
 
-/* ... declarations continue (core: to be written) ... */
+/* >>idx  IDX data files (MNIST-style), plain or gzip-compressed ---------------------------
+
+   An IDX file is a 4-byte magic 00 00 TT NN (TT the element type, NN the number of
+   dimensions), NN big-endian uint32 dimensions, then the elements, big-endian, row-major.
+   The readers below detect gzip (1f 8b) by its magic and decode it with the decoder in
+   >>gzip, so the .gz files of Fashion-MNIST load with one call and no zlib.
+
+   Every reader treats its input as hostile: sizes are multiplied with overflow checks and
+   compared with a cnn_limits before anything is allocated, the amount of decoded data comes
+   from the IDX header (never from the compressed stream), truncation and trailing bytes are
+   errors, and on failure the output is zeroed and nothing is left allocated.
+
+       cnn_dataset train; cnn_error err;
+       if (cnn_dataset_load_mnist(data_dir_or_NULL, "train", NULL, &train, &err))
+           { fprintf(stderr, "%s\n", err.msg); return 1; }
+       ... train.x is (train.n, 1, 28, 28) floats in [0,1], train.y the labels 0..9 ...
+       cnn_dataset_free(&train);
+
+   Where the data is (cnn_dataset_find_dir): the directory the caller names (a `--data DIR`
+   option), else the environment variable CNN_DATA_DIR, else CNN_DATA_DIR_DEFAULT
+   (/usr/share/datasets/fashion-mnist, where Debian's dataset-fashion-mnist package puts it;
+   tools/get-data.sh installs it). */
+
+#ifndef CNN_DATA_DIR_DEFAULT
+#define CNN_DATA_DIR_DEFAULT "/usr/share/datasets/fashion-mnist"
+#endif
+
+/* Limits for every loader. A zero field means "the default"; pass NULL for all defaults.
+     max_bytes       largest buffer a loader allocates: the decoded IDX data, the float
+                     images of a data set, ...                          default 1 GiB
+     max_file_bytes  largest file read into memory, compressed or not
+                                         default max_bytes + max_bytes/8 + 1 MiB
+     max_dim         largest single IDX dimension                       default 2^30
+                     (values above INT_MAX cannot be loaded as a cnn_dataset) */
+typedef struct cnn_limits {
+    size_t max_bytes;
+    size_t max_file_bytes;
+    size_t max_dim;
+} cnn_limits;
+
+CNN_API cnn_limits cnn_limits_default(void);    /* every field set to its default value */
+
+/* IDX element types (the third magic byte). */
+#define CNN_IDX_U8  0x08   /* unsigned char  "ubyte"  */
+#define CNN_IDX_I8  0x09   /* signed char    "byte"   */
+#define CNN_IDX_I16 0x0B   /* int16_t        "short"  */
+#define CNN_IDX_I32 0x0C   /* int32_t        "int"    */
+#define CNN_IDX_F32 0x0D   /* float          "float"  */
+#define CNN_IDX_F64 0x0E   /* double         "double" */
+#define CNN_IDX_MAX_DIMS 8 /* files with more dimensions are refused (CNN_ERR_IDX_DIMS) */
+
+/* A decoded IDX file. data holds count*elem_size bytes in the host's byte order (so a
+   CNN_IDX_F32 file's data can be read as float*), owned: release it with cnn_idx_free. */
+typedef struct cnn_idx {
+    int    type;                       /* one of CNN_IDX_*                                 */
+    int    ndims;                      /* 1 .. CNN_IDX_MAX_DIMS                            */
+    size_t dims[CNN_IDX_MAX_DIMS];     /* dims[0] is the number of items                   */
+    size_t count;                      /* product of the dimensions                        */
+    size_t elem_size;                  /* bytes per element: 1, 1, 2, 4, 4 or 8            */
+    void  *data;                       /* never NULL after success, even when count is 0   */
+    int    gzipped;                    /* 1 if the input was gzip-compressed               */
+} cnn_idx;
+
+/* "ubyte", "byte", "short", "int", "float", "double"; NULL for a byte that is no IDX type. */
+CNN_API const char *cnn_idx_type_name(int type);
+
+/* Decode an IDX file held in memory (plain or gzip). data is only read during the call. */
+CNN_API cnn_status cnn_idx_read_mem(const void *data, size_t size, const cnn_limits *lim,
+                                    cnn_idx *out, cnn_error *err);
+#ifndef CNN_NO_STDIO
+CNN_API cnn_status cnn_idx_read_file(const char *path, const cnn_limits *lim, cnn_idx *out,
+                                     cnn_error *err);
+#endif
+CNN_API void cnn_idx_free(cnn_idx *idx);     /* frees data and zeroes *idx; NULL is fine */
+
+/* >>gzip  gzip (RFC 1952) around DEFLATE (RFC 1951)
+
+   cnn_crc32: the CRC-32 of gzip, zip and PNG. Start with crc = 0 and feed the previous
+   result to continue: cnn_crc32(cnn_crc32(0, a, na), b, nb) == CRC of a followed by b.
+
+   cnn_gzip_inflate: decode a whole gzip file (one member or several concatenated) into the
+   caller's buffer out of out_cap bytes; *out_size gets the decoded length. It never writes
+   past out_cap: more data than that is CNN_ERR_LIMIT. Header flags FTEXT, FHCRC, FEXTRA,
+   FNAME and FCOMMENT are handled (FHCRC checked), reserved flags refused, and each member's
+   CRC-32 and length are checked. On failure *out_size is 0 and out holds no promised data. */
+CNN_API uint32_t   cnn_crc32(uint32_t crc, const void *data, size_t n);
+CNN_API cnn_status cnn_gzip_inflate(const void *in, size_t in_size, void *out, size_t out_cap,
+                                    size_t *out_size, cnn_error *err);
+
+/* >>dataset  images and labels ready for training
+
+   x holds n images of c x h x w floats (NCHW, c = 1 for IDX files) scaled from bytes to
+   [0,1] (byte/255); y holds n labels in [0, classes). Release with cnn_dataset_free. */
+typedef struct cnn_dataset {
+    float *x;
+    int   *y;
+    size_t n;
+    int    c, h, w;
+    int    classes;
+} cnn_dataset;
+
+/* Pair an images IDX (ubyte, N x H x W) with a labels IDX (ubyte, N). classes > 0 requires
+   every label to be below it; classes == 0 takes the largest label + 1. The inputs are only
+   read. lim->max_bytes bounds the float array. */
+CNN_API cnn_status cnn_dataset_from_idx(const cnn_idx *images, const cnn_idx *labels,
+                                        int classes, const cnn_limits *lim, cnn_dataset *out,
+                                        cnn_error *err);
+CNN_API void cnn_dataset_free(cnn_dataset *ds);   /* frees x and y, zeroes *ds; NULL is fine */
+
+#ifndef CNN_NO_STDIO
+/* Read an images file and a labels file (each plain or .gz) into one data set. */
+CNN_API cnn_status cnn_dataset_load_idx(const char *images_path, const char *labels_path,
+                                        int classes, const cnn_limits *lim,
+                                        cnn_dataset *out, cnn_error *err);
+
+/* Find the directory holding the four MNIST-style files train-images-idx3-ubyte,
+   train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may end in
+   .gz). Lookup order: dir when not NULL or empty (the caller's --data DIR), else $CNN_DATA_DIR
+   when set and not empty, else CNN_DATA_DIR_DEFAULT. The first of these that is given is the
+   one used: a missing file there is CNN_ERR_OPEN naming it, and the message says how to
+   install the data. The directory's path is copied to out (out_size bytes, NUL included). */
+CNN_API cnn_status cnn_dataset_find_dir(const char *dir, char *out, size_t out_size,
+                                        cnn_error *err);
+
+/* Load split "train" or "t10k" (any prefix of the MNIST file names works) from the directory
+   that cnn_dataset_find_dir(dir, ...) picks, as a data set of 10 classes. */
+CNN_API cnn_status cnn_dataset_load_mnist(const char *dir, const char *split,
+                                          const cnn_limits *lim, cnn_dataset *out,
+                                          cnn_error *err);
+#endif
+
+/* >>model  saving and loading a trained net ---------------------------------------------
+   A model file is, in little-endian order whatever the host:
+     "CNNHMODL"  8-byte magic          u32 version (1)
+     i32 in_c, in_h, in_w, classes, order, nblocks   f32 bn_momentum, bn_eps
+     per block: i32 filters, kernel_h, kernel_w, stride_h, stride_w, padding, act,
+                f32 dropout, i32 pool, pool_stride, pool_type
+     u64 parameter count   u64 state count   f32 parameters...   f32 batch-norm state...
+     u32 CRC-32 of every byte before it
+   Loading checks each field against the bytes that remain, the architecture by building it,
+   both counts against that architecture and the checksum, before anything is returned.
+   cnn_net_save writes a temporary file next to path, flushes it and renames it over path, so
+   an interrupted save leaves the old file whole. */
+CNN_API size_t     cnn_net_save_size(const cnn_net *net);
+CNN_API cnn_status cnn_net_save_mem(const cnn_net *net, void *buf, size_t cap, cnn_error *err);
+CNN_API cnn_status cnn_net_load_mem(cnn_net **out, const void *data, size_t size, cnn_error *err);
+/* Load the parameters of a model file into an existing net of the same architecture; a file
+   for another architecture is refused, naming both. */
+CNN_API cnn_status cnn_net_load_params_mem(cnn_net *net, const void *data, size_t size, cnn_error *err);
+#ifndef CNN_NO_STDIO
+CNN_API cnn_status cnn_net_save(const cnn_net *net, const char *path, cnn_error *err);
+CNN_API cnn_status cnn_net_load(cnn_net **out, const char *path, const cnn_limits *lim, cnn_error *err);
+/* Write len bytes to path atomically: path.tmp.<pid-free counter>, fflush, rename. */
+CNN_API cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t len, cnn_error *err);
+#endif
+
+/* >>metrics  confusion matrix and the classification report -------------------------------
+   matrix is classes x classes, row = true class, column = predicted class. */
+typedef struct cnn_class_metrics {
+    double precision, recall, f1;
+    size_t support;
+} cnn_class_metrics;
+
+CNN_API cnn_status cnn_confusion_matrix(const int *truth, const int *pred, size_t n, int classes,
+                                        size_t *matrix, cnn_error *err);
+/* Per-class precision, recall, F1 and support (per_class has classes entries), their
+   unweighted (macro) and support-weighted averages and the accuracy. A ratio whose
+   denominator is zero counts as 0, as scikit-learn does by default. Any output may be NULL. */
+CNN_API void cnn_metrics_compute(const size_t *matrix, int classes, cnn_class_metrics *per_class,
+                                 cnn_class_metrics *macro, cnn_class_metrics *weighted,
+                                 double *accuracy);
+/* The report in the layout of scikit-learn's classification_report: names may be NULL (rows
+   are then numbered from 0), digits as there (2 gives the study's table). Returns the length
+   it needs, like snprintf. */
+CNN_API size_t cnn_report_format(const size_t *matrix, int classes, const char *const *names, int digits,
+                                 char *buf, size_t cap);
+/* argmax of each row of probs (n, classes) */
+CNN_API void cnn_argmax_rows(const float *probs, size_t n, int classes, int *pred);
+
 
 #ifdef __cplusplus
 }
@@ -429,6 +611,9 @@ CNN_API const char *cnn_fashion_class_name(int label);        /* "T-shirt/top" .
 #include <stdio.h>     /* vsnprintf for messages; FILE* functions are under !CNN_NO_STDIO */
 #include <string.h>
 #include <math.h>
+#include <stdlib.h>    /* getenv */
+#include <errno.h>     /* errno for the message of a failed fopen */
+#include <limits.h>    /* INT_MAX */
 
 #if defined(CNN_MALLOC) && defined(CNN_FREE) && defined(CNN_REALLOC)
 #elif !defined(CNN_MALLOC) && !defined(CNN_FREE) && !defined(CNN_REALLOC)
@@ -472,7 +657,14 @@ static int cnn__mul_size(size_t a, size_t b, size_t *out)
     return 1;
 }
 
-/* OpenMP pragmas through _Pragma so that a build without -fopenmp sees no unknown pragma. */
+/* >>determinism
+   Floating-point addition is not associative, so a sum split differently gives different
+   bits. Every OpenMP loop in this file therefore splits only independent outputs (samples,
+   channels, bands of filters, elements), never a sum: each output is summed by one thread, in
+   an order that the thread count does not change. Dropout masks and shuffles are drawn by one
+   thread, in order. The result: the same weights with OpenMP off, on 1 thread or on 16
+   (tests/run.sh compares hashes of trained weights across builds).
+   OpenMP pragmas go through _Pragma so that a build without -fopenmp sees no unknown pragma. */
 #ifdef _OPENMP
 #define CNN__PRAGMA(x) _Pragma(#x)
 #define CNN__OMP_FOR(cond) CNN__PRAGMA(omp parallel for schedule(static) if(cond))
@@ -735,16 +927,19 @@ typedef float cnn__vf __attribute__((vector_size(CNN__VW * sizeof(float))));
 #define CNN__KC 128
 #define CNN__MC 96   /* a multiple of every MR above */
 
+/* C[mr x nr] (+)= Ap (kc x MR, packed) * B panel (kc rows of NR floats, ldbk apart): the panel
+   is either packed (ldbk = NR) or read in place from B. store = 1 overwrites C instead of adding. */
 #ifdef CNN__GEMM_VECTOR
-static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr)
+static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, int ldbk, float *c, int ldc, int mr, int nr,
+                             int store)
 {
     const cnn__vf zero = {0};
     cnn__vf acc[CNN_GEMM_MR][2], b0, b1, t;
     int k, i, j;
     for (i = 0; i < CNN_GEMM_MR; i++) acc[i][0] = acc[i][1] = zero;
     for (k = 0; k < kc; k++) {
-        memcpy(&b0, bp + (size_t)k * CNN_GEMM_NR, sizeof b0);            /* unaligned-safe loads */
-        memcpy(&b1, bp + (size_t)k * CNN_GEMM_NR + CNN__VW, sizeof b1);
+        memcpy(&b0, bp + (size_t)k * ldbk, sizeof b0);            /* unaligned-safe loads */
+        memcpy(&b1, bp + (size_t)k * ldbk + CNN__VW, sizeof b1);
         for (i = 0; i < CNN_GEMM_MR; i++) {
             const cnn__vf a = zero + ap[(size_t)k * CNN_GEMM_MR + i];   /* broadcast */
             acc[i][0] += a * b0;
@@ -754,71 +949,91 @@ static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, float *c,
     if (mr == CNN_GEMM_MR && nr == CNN_GEMM_NR) {
         for (i = 0; i < CNN_GEMM_MR; i++) {
             float *ci = c + (size_t)i * ldc;
-            memcpy(&t, ci, sizeof t); t += acc[i][0]; memcpy(ci, &t, sizeof t);
-            memcpy(&t, ci + CNN__VW, sizeof t); t += acc[i][1]; memcpy(ci + CNN__VW, &t, sizeof t);
+            if (store) {
+                memcpy(ci, &acc[i][0], sizeof t);
+                memcpy(ci + CNN__VW, &acc[i][1], sizeof t);
+            } else {
+                memcpy(&t, ci, sizeof t); t += acc[i][0]; memcpy(ci, &t, sizeof t);
+                memcpy(&t, ci + CNN__VW, sizeof t); t += acc[i][1]; memcpy(ci + CNN__VW, &t, sizeof t);
+            }
         }
     } else {
         float tile[CNN_GEMM_MR][CNN_GEMM_NR];
         memcpy(tile, acc, sizeof tile);
         for (i = 0; i < mr; i++)
-            for (j = 0; j < nr; j++) c[(size_t)i * ldc + j] += tile[i][j];
+            for (j = 0; j < nr; j++) c[(size_t)i * ldc + j] = (store ? 0.0f : c[(size_t)i * ldc + j]) + tile[i][j];
     }
 }
 #else
-static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr)
+static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, int ldbk, float *c, int ldc, int mr, int nr,
+                             int store)
 {
     float acc[CNN_GEMM_MR][CNN_GEMM_NR];
     int k, i, j;
     for (i = 0; i < CNN_GEMM_MR; i++)
         for (j = 0; j < CNN_GEMM_NR; j++) acc[i][j] = 0.0f;
     for (k = 0; k < kc; k++) {
-        const float *a = ap + (size_t)k * CNN_GEMM_MR, *b = bp + (size_t)k * CNN_GEMM_NR;
+        const float *a = ap + (size_t)k * CNN_GEMM_MR, *b = bp + (size_t)k * ldbk;
         for (i = 0; i < CNN_GEMM_MR; i++) {
             const float av = a[i];
             for (j = 0; j < CNN_GEMM_NR; j++) acc[i][j] += av * b[j];
         }
     }
     for (i = 0; i < mr; i++)
-        for (j = 0; j < nr; j++) c[(size_t)i * ldc + j] += acc[i][j];
+        for (j = 0; j < nr; j++) c[(size_t)i * ldc + j] = (store ? 0.0f : c[(size_t)i * ldc + j]) + acc[i][j];
 }
 #endif
 
-/* ta/tb: 0 = use A (B) as stored, 1 = use its transpose. lda/ldb/ldc: row strides as stored. */
+/* ta/tb: 0 = use A (B) as stored, 1 = use its transpose. lda/ldb/ldc: row strides as stored.
+   store = 1: C = op(A) op(B), overwriting C; store = 0: C += op(A) op(B). */
 static void cnn__gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                      float *C, int ldc)
+                      float *C, int ldc, int store)
 {
     float ap[CNN__MC * CNN__KC], bp[CNN__KC * CNN_GEMM_NR];
     int k0, i0, j0, k, i, j;
+    if (K == 0 && store)
+        for (i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
     for (k0 = 0; k0 < K; k0 += CNN__KC) {
-        const int kc = K - k0 < CNN__KC ? K - k0 : CNN__KC;
+        const int kc = K - k0 < CNN__KC ? K - k0 : CNN__KC, st = store && k0 == 0;
         for (i0 = 0; i0 < M; i0 += CNN__MC) {
             const int mc = M - i0 < CNN__MC ? M - i0 : CNN__MC;
             /* pack A[i0.., k0..] as panels of MR rows, k-major inside a panel, zero-padded */
             for (i = 0; i < mc; i += CNN_GEMM_MR) {
                 float *dst = ap + (size_t)i * kc;
                 int ii;
-                for (k = 0; k < kc; k++)
-                    for (ii = 0; ii < CNN_GEMM_MR; ii++) {
-                        const int r = i0 + i + ii, cc = k0 + k;
-                        dst[k * CNN_GEMM_MR + ii] = i + ii >= mc ? 0.0f
-                                                  : ta ? A[(size_t)cc * lda + r] : A[(size_t)r * lda + cc];
+                for (ii = 0; ii < CNN_GEMM_MR; ii++) {
+                    const int r = i0 + i + ii;
+                    if (i + ii >= mc) {
+                        for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = 0.0f;
+                    } else if (ta) {
+                        for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = A[(size_t)(k0 + k) * lda + r];
+                    } else {
+                        const float *src = A + (size_t)r * lda + k0;
+                        for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = src[k];
                     }
+                }
             }
             for (j0 = 0; j0 < N; j0 += CNN_GEMM_NR) {
                 const int nr = N - j0 < CNN_GEMM_NR ? N - j0 : CNN_GEMM_NR;
-                /* pack B[k0.., j0..j0+NR] row by row, zero-padded */
-                for (k = 0; k < kc; k++) {
-                    float *dst = bp + (size_t)k * CNN_GEMM_NR;
-                    if (!tb && nr == CNN_GEMM_NR) {
-                        memcpy(dst, B + (size_t)(k0 + k) * ldb + j0, CNN_GEMM_NR * sizeof(float));
-                    } else {
-                        for (j = 0; j < CNN_GEMM_NR; j++)
-                            dst[j] = j >= nr ? 0.0f : tb ? B[(size_t)(j0 + j) * ldb + k0 + k] : B[(size_t)(k0 + k) * ldb + j0 + j];
+                const float *panel = bp;
+                int ldbk = CNN_GEMM_NR;
+                if (!tb && nr == CNN_GEMM_NR) {          /* full-width rows of B: read in place */
+                    panel = B + (size_t)k0 * ldb + j0;
+                    ldbk = ldb;
+                } else if (tb) {                         /* B^T: read each row of B once */
+                    for (j = 0; j < CNN_GEMM_NR; j++) {
+                        const float *src = B + (size_t)(j0 + j) * ldb + k0;
+                        if (j < nr) for (k = 0; k < kc; k++) bp[(size_t)k * CNN_GEMM_NR + j] = src[k];
+                        else for (k = 0; k < kc; k++) bp[(size_t)k * CNN_GEMM_NR + j] = 0.0f;
                     }
+                } else {                                 /* the ragged right edge, zero-padded */
+                    for (k = 0; k < kc; k++)
+                        for (j = 0; j < CNN_GEMM_NR; j++)
+                            bp[(size_t)k * CNN_GEMM_NR + j] = j < nr ? B[(size_t)(k0 + k) * ldb + j0 + j] : 0.0f;
                 }
                 for (i = 0; i < mc; i += CNN_GEMM_MR)
-                    cnn__gemm_kernel(kc, ap + (size_t)i * kc, bp, C + (size_t)(i0 + i) * ldc + j0, ldc,
-                                     mc - i < CNN_GEMM_MR ? mc - i : CNN_GEMM_MR, nr);
+                    cnn__gemm_kernel(kc, ap + (size_t)i * kc, panel, ldbk, C + (size_t)(i0 + i) * ldc + j0, ldc,
+                                     mc - i < CNN_GEMM_MR ? mc - i : CNN_GEMM_MR, nr, st);
             }
         }
     }
@@ -834,6 +1049,65 @@ static float cnn__dot(const float *a, const float *b, int n)
         for (l = 0; l < 8; l++) s[l] += a[i + l] * b[i + l];
     for (; i < n; i++) s[0] += a[i] * b[i];
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* C99's restrict where the compiler has it: it promises the compiler that an output does not
+   overlap an input, which is what lets the plain loops below vectorise at -O2 */
+#if defined(__cplusplus) || !defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L
+#if defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
+#define CNN__RESTRICT __restrict
+#else
+#define CNN__RESTRICT
+#endif
+#else
+#define CNN__RESTRICT restrict
+#endif
+
+/* sum of x[0..n) and sum of (x - c)^2, with 16 partial sums in a fixed order (vectorisable,
+   and the same bits on every run) */
+static float cnn__sum(const float *CNN__RESTRICT x, size_t n)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += x[i + l];
+    for (; i < n; i++) s[0] += x[i];
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
+}
+
+static float cnn__sum_sqdev(const float *CNN__RESTRICT x, size_t n, float c)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += (x[i + l] - c) * (x[i + l] - c);
+    for (; i < n; i++) s[0] += (x[i] - c) * (x[i] - c);
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
+}
+
+static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTRICT b, size_t n)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += a[i + l] * b[i + l];
+    for (; i < n; i++) s[0] += a[i] * b[i];
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
 }
 
 /* >>conv im2col + GEMM
@@ -855,17 +1129,24 @@ static void cnn__im2col(const cnn_conv_shape *cs, const float *x, float *col)
         for (r = 0; r < cs->r; r++)
             for (s = 0; s < cs->s; s++) {
                 float *row = col + ((size_t)(c * cs->r + r) * cs->s + s) * P * Q;
+                /* output columns q0 <= q < q1 read inside the image; the rest read padding */
+                const int sw = cs->stride_w, off = s - cs->pad_left;
+                const int q0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int q1 = cs->w - off <= 0 ? 0 : (cs->w - off + sw - 1) / sw;
+                if (q1 > Q) q1 = Q;
                 for (p = 0; p < P; p++) {
                     int ih = p * cs->stride_h - cs->pad_top + r;
-                    float *out = row + (size_t)p * Q;
-                    if (ih < 0 || ih >= cs->h) {
+                    float *CNN__RESTRICT out = row + (size_t)p * Q;
+                    const float *CNN__RESTRICT src;
+                    if (ih < 0 || ih >= cs->h || q0 >= q1) {
                         memset(out, 0, (size_t)Q * sizeof(float));
                         continue;
                     }
-                    for (q = 0; q < Q; q++) {
-                        int iw = q * cs->stride_w - cs->pad_left + s;
-                        out[q] = (iw >= 0 && iw < cs->w) ? x[((size_t)c * cs->h + ih) * cs->w + iw] : 0.0f;
-                    }
+                    src = x + ((size_t)c * cs->h + ih) * cs->w + off;
+                    for (q = 0; q < q0; q++) out[q] = 0.0f;
+                    if (sw == 1) memcpy(out + q0, src + q0, (size_t)(q1 - q0) * sizeof(float));
+                    else for (q = q0; q < q1; q++) out[q] = src[q * sw];
+                    for (q = q1; q < Q; q++) out[q] = 0.0f;
                 }
             }
 }
@@ -901,9 +1182,13 @@ CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, c
         float *yn = y + (size_t)n * ys, *coln = col + (size_t)n * cols;
         int k, j;
         cnn__im2col(cs, x + (size_t)n * xs, coln);
-        for (k = 0; k < K; k++)
-            for (j = 0; j < PQ; j++) yn[(size_t)k * PQ + j] = b ? b[k] : 0.0f;
-        cnn__gemm(0, 0, K, PQ, CRS, w, CRS, coln, PQ, yn, PQ);
+        cnn__gemm(0, 0, K, PQ, CRS, w, CRS, coln, PQ, yn, PQ, 1);
+        if (b)
+            for (k = 0; k < K; k++) {
+                float *CNN__RESTRICT yk = yn + (size_t)k * PQ;
+                const float bk = b[k];
+                for (j = 0; j < PQ; j++) yk[j] += bk;
+            }
     }
 }
 
@@ -936,7 +1221,7 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
             int m;
             for (m = 0; m < N; m++)
                 cnn__gemm(0, 1, kn, CRS, PQ, dy + (size_t)m * ys + (size_t)k0 * PQ, PQ, col + (size_t)m * cols, PQ,
-                          dw + (size_t)k0 * CRS, CRS);
+                          dw + (size_t)k0 * CRS, CRS, 0);
         }
     }
     /* input gradient: col is no longer needed, so each sample's dcol overwrites its own */
@@ -944,8 +1229,7 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
         CNN__OMP_FOR(N > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
         for (n = 0; n < N; n++) {
             float *coln = col + (size_t)n * cols;
-            memset(coln, 0, cols * sizeof(float));
-            cnn__gemm(1, 0, CRS, PQ, K, w, CRS, dy + (size_t)n * ys, PQ, coln, PQ);
+            cnn__gemm(1, 0, CRS, PQ, K, w, CRS, dy + (size_t)n * ys, PQ, coln, PQ, 1);
             cnn__col2im(cs, coln, dx + (size_t)n * xs);
         }
     }
@@ -974,34 +1258,47 @@ CNN_API cnn_status cnn_pool_shape_init(cnn_pool_shape *ps, int n, int c, int h, 
 CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, float *y,
                               int32_t *arg)
 {
-    const int planes = ps->n * ps->c, S = ps->size;
+    const int planes = ps->n * ps->c, S = ps->size, Q = ps->q, st = ps->stride;
     const float inv_area = 1.0f / (float)(S * S);
     int pl;
     CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
     for (pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * ps->h * ps->w;
-        float *yp = y + (size_t)pl * ps->p * ps->q;
-        int32_t *ap = arg ? arg + (size_t)pl * ps->p * ps->q : NULL;
         int p, q, i, j;
-        for (p = 0; p < ps->p; p++)
-            for (q = 0; q < ps->q; q++) {
-                int h0 = p * ps->stride, w0 = q * ps->stride;
-                if (t == CNN_POOL_AVG) {
-                    float s = 0.0f;
-                    for (i = 0; i < S; i++)
-                        for (j = 0; j < S; j++) s += xp[(h0 + i) * ps->w + w0 + j];
-                    yp[p * ps->q + q] = s * inv_area;
-                } else {
-                    int best = h0 * ps->w + w0;
-                    for (i = 0; i < S; i++)
-                        for (j = 0; j < S; j++) {
-                            int at = (h0 + i) * ps->w + w0 + j;
-                            if (t == CNN_POOL_MAX ? xp[at] > xp[best] : xp[at] < xp[best]) best = at;
+        /* one output row at a time, window offset (i,j) by window offset in row-major order, so
+           the inner loop runs along q (vectorisable) and ties keep the first position */
+        for (p = 0; p < ps->p; p++) {
+            float *CNN__RESTRICT yr = y + ((size_t)pl * ps->p + p) * Q;
+            int32_t *CNN__RESTRICT ar = arg ? arg + ((size_t)pl * ps->p + p) * Q : NULL;
+            const int h0 = p * st;
+            for (i = 0; i < S; i++)
+                for (j = 0; j < S; j++) {
+                    const float *CNN__RESTRICT xr = xp + (size_t)(h0 + i) * ps->w + j;
+                    const int32_t at0 = (h0 + i) * ps->w + j;
+                    if (i == 0 && j == 0) {
+                        for (q = 0; q < Q; q++) yr[q] = xr[q * st];
+                        if (ar) for (q = 0; q < Q; q++) ar[q] = at0 + q * st;
+                    } else if (t == CNN_POOL_AVG) {
+                        for (q = 0; q < Q; q++) yr[q] += xr[q * st];
+                    } else if (t == CNN_POOL_MAX) {
+                        for (q = 0; q < Q; q++) {
+                            const float v = xr[q * st];
+                            const int better = v > yr[q];
+                            yr[q] = better ? v : yr[q];
+                            if (ar) ar[q] = better ? at0 + q * st : ar[q];
                         }
-                    yp[p * ps->q + q] = xp[best];
-                    if (ap) ap[p * ps->q + q] = best;
+                    } else {
+                        for (q = 0; q < Q; q++) {
+                            const float v = xr[q * st];
+                            const int better = v < yr[q];
+                            yr[q] = better ? v : yr[q];
+                            if (ar) ar[q] = better ? at0 + q * st : ar[q];
+                        }
+                    }
                 }
-            }
+            if (t == CNN_POOL_AVG)
+                for (q = 0; q < Q; q++) yr[q] *= inv_area;
+        }
     }
 }
 
@@ -1045,31 +1342,29 @@ CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const
     CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
     for (ch = 0; ch < c; ch++) {
         double sum = 0.0, sq = 0.0, mean, var;
-        float is;
+        float is, fm, g, bt;
         int m;
         size_t i;
-        for (m = 0; m < n; m++) {
-            const float *xp = x + ((size_t)m * c + ch) * hw;
-            for (i = 0; i < hw; i++) sum += xp[i];
-        }
+        /* each plane summed in float lanes, the planes in double: accurate and vectorised */
+        for (m = 0; m < n; m++) sum += cnn__sum(x + ((size_t)m * c + ch) * hw, hw);
         mean = sum / M;
-        for (m = 0; m < n; m++) {   /* two passes: no cancellation in E[x^2] - E[x]^2 */
-            const float *xp = x + ((size_t)m * c + ch) * hw;
-            for (i = 0; i < hw; i++) { double d = xp[i] - mean; sq += d * d; }
-        }
+        fm = (float)mean;
+        for (m = 0; m < n; m++)   /* two passes: no cancellation in E[x^2] - E[x]^2 */
+            sq += cnn__sum_sqdev(x + ((size_t)m * c + ch) * hw, hw, fm);
         var = sq / M;
         is = (float)(1.0 / sqrt(var + eps));
         invstd[ch] = is;
+        g = gamma[ch]; bt = beta[ch];
         for (m = 0; m < n; m++) {
             const size_t off = ((size_t)m * c + ch) * hw;
-            const float fm = (float)mean;
+            const float *CNN__RESTRICT xp = x + off;
+            float *CNN__RESTRICT xh = xhat + off, *CNN__RESTRICT yp = y + off;
             for (i = 0; i < hw; i++) {
-                float xh = (x[off + i] - fm) * is;
-                xhat[off + i] = xh;
-                y[off + i] = gamma[ch] * xh + beta[ch];
+                xh[i] = (xp[i] - fm) * is;
+                yp[i] = g * xh[i] + bt;
             }
         }
-        if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * (float)mean;
+        if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * fm;
         if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? sq / (M - 1) : var);
     }
 }
@@ -1085,7 +1380,9 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
             const size_t off = ((size_t)m * c + ch) * hw;
             /* fold the affine map once: y = a*x + b */
             const float a = gamma[ch] / sqrtf(run_var[ch] + eps), b = beta[ch] - a * run_mean[ch];
-            for (i = 0; i < hw; i++) y[off + i] = a * x[off + i] + b;
+            const float *CNN__RESTRICT xp = x + off;
+            float *CNN__RESTRICT yp = y + off;
+            for (i = 0; i < hw; i++) yp[i] = a * xp[i] + b;
         }
 }
 
@@ -1102,7 +1399,8 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
         size_t i;
         for (m = 0; m < n; m++) {
             const size_t off = ((size_t)m * c + ch) * hw;
-            for (i = 0; i < hw; i++) { sdy += dy[off + i]; sdyx += (double)dy[off + i] * xhat[off + i]; }
+            sdy += cnn__sum(dy + off, hw);
+            sdyx += cnn__sum_prod(dy + off, xhat + off, hw);
         }
         if (dgamma) dgamma[ch] += (float)sdyx;
         if (dbeta) dbeta[ch] += (float)sdy;
@@ -1111,7 +1409,9 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
             const float k = gamma[ch] * invstd[ch], a = (float)(sdy / M), b = (float)(sdyx / M);
             for (m = 0; m < n; m++) {
                 const size_t off = ((size_t)m * c + ch) * hw;
-                for (i = 0; i < hw; i++) dx[off + i] += k * (dy[off + i] - a - xhat[off + i] * b);
+                const float *CNN__RESTRICT dyp = dy + off, *CNN__RESTRICT xh = xhat + off;
+                float *CNN__RESTRICT dxp = dx + off;
+                for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - xh[i] * b);
             }
         }
     }
@@ -1193,7 +1493,7 @@ CNN_API void cnn_dense_backward(int n, int in, int out, const float *x, const fl
     }
     if (dx) {         /* dx (N,IN) += dy w */
         CNN__OMP_FOR(n > 1 && (double)n * in * out > CNN__OMP_MIN_WORK)
-        for (m = 0; m < n; m++) cnn__gemm(0, 0, 1, in, out, dy + (size_t)m * out, out, w, in, dx + (size_t)m * in, in);
+        for (m = 0; m < n; m++) cnn__gemm(0, 0, 1, in, out, dy + (size_t)m * out, out, w, in, dx + (size_t)m * in, in, 0);
     }
 }
 
@@ -2124,7 +2424,1573 @@ CNN_API const char *cnn_fashion_class_name(int label)
     return label >= 0 && label < 10 ? names[label] : "?";
 }
 
-/* ... implementation continues ... */
+
+/* >>gzip  DEFLATE and gzip decoding ------------------------------------------------------
+
+   A gzip file (RFC 1952) is one or more "members"; each is a header (magic 1f 8b, method 8,
+   flags, optional extra/name/comment/header-CRC fields), a DEFLATE stream (RFC 1951), and an
+   8-byte trailer: the CRC-32 and the length (mod 2^32) of the decoded bytes.
+
+   A DEFLATE stream is a sequence of blocks. Each starts with 3 bits: BFINAL (last block?)
+   and BTYPE: 0 stored (raw bytes after a length and its complement), 1 Huffman-coded with
+   the fixed codes of the RFC, 2 Huffman-coded with codes sent at the start of the block,
+   3 reserved (an error). The Huffman-coded blocks are a stream of symbols: 0..255 a literal
+   byte, 256 end of block, 257..285 a length 3..258 that, together with a distance 1..32768
+   sent right after, says "copy length bytes from distance bytes back in the output".
+
+   Bits are read least significant first from each byte; Huffman codes are packed starting
+   from their most significant bit. The codes are "canonical": only each symbol's code
+   length is sent, and codes of the same length are consecutive integers in symbol order.
+
+   Decoding speed comes from a lookup table: the next CNN__FAST_BITS input bits index
+   `fast`, whose entry gives the symbol and its code length directly when the code is that
+   short (almost every code in practice). Longer codes fall back to walking the canonical
+   code one bit at a time, which needs only the count of codes of each length.
+
+   The whole output lives in one flat buffer, which is also the window that back-references
+   copy from; its size is fixed by the caller, and running out of it is reported, never
+   grown. */
+
+/* ---- CRC-32 (polynomial 0xEDB88320, bits reflected, as in gzip, zip and PNG) ----
+
+   t[0][b] is the CRC register's change for the byte b: the classic byte-at-a-time table.
+   t[k][b] is the same for b followed by k zero bytes, so 8 bytes can be folded in with 8
+   independent lookups ("slicing by 8"), about 4x faster than one byte at a time. */
+
+typedef struct cnn__crc_tables { uint32_t t[8][256]; } cnn__crc_tables;
+
+static void cnn__crc32_init(cnn__crc_tables *ct)
+{
+    uint32_t n, k, c;
+    for (n = 0; n < 256; n++) {
+        c = n;
+        for (k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        ct->t[0][n] = c;
+    }
+    for (k = 1; k < 8; k++)
+        for (n = 0; n < 256; n++)
+            ct->t[k][n] = (ct->t[k - 1][n] >> 8) ^ ct->t[0][ct->t[k - 1][n] & 0xFF];
+}
+
+static uint32_t cnn__le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t cnn__crc32_update(const cnn__crc_tables *ct, uint32_t crc,
+                                  const unsigned char *p, size_t n)
+{
+    const uint32_t (*t)[256] = ct->t;
+    crc = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint32_t lo = crc ^ cnn__le32(p), hi = cnn__le32(p + 4);
+        crc = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^
+              t[4][lo >> 24] ^ t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^
+              t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
+    }
+    while (n--) crc = t[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+CNN_API uint32_t cnn_crc32(uint32_t crc, const void *data, size_t n)
+{
+    cnn__crc_tables ct;                   /* built per call: no shared state, thread safe */
+    if (n == 0) return crc;
+    cnn__crc32_init(&ct);
+    return cnn__crc32_update(&ct, crc, (const unsigned char *)data, n);
+}
+
+#define CNN__FAST_BITS 10
+#define CNN__MAX_CODE_BITS 15
+
+typedef struct cnn__huff {
+    uint16_t fast[1 << CNN__FAST_BITS]; /* (code length << 9) | symbol; 0: not a short code */
+    uint16_t count[CNN__MAX_CODE_BITS + 1]; /* count[len]: how many codes have that length */
+    uint16_t sym[288];                  /* symbols ordered by (code length, symbol value)  */
+} cnn__huff;
+
+typedef struct cnn__inflate {
+    const unsigned char *in;    /* the compressed input                                     */
+    size_t in_size;
+    size_t pos;                 /* next input byte to load into bitbuf                      */
+    uint64_t bitbuf;            /* loaded but unconsumed bits; the next bit is bit 0        */
+    unsigned bitcnt;            /* how many of its bits count; above them: 0, or look-ahead
+                                   bits of the byte at pos (see cnn__refill)                */
+    unsigned char *out;         /* the output, which is also the window                     */
+    size_t out_cap;
+    size_t out_len;
+    size_t member_start;        /* output offset where the current gzip member began        */
+    int full;                   /* set when decoding stopped because out_cap was reached    */
+    const char *name;           /* what we are decoding, for messages                       */
+    cnn_error *err;
+    int fixed_ready;            /* fixed_lit/fixed_dist built yet?                          */
+    cnn__huff lit, dist, fixed_lit, fixed_dist;
+    cnn__crc_tables crc;        /* tables for the trailer's CRC-32                          */
+} cnn__inflate;
+
+/* ---- the bit reader ---- */
+
+/* Offset of the input byte holding the next unread bit, for messages. */
+static size_t cnn__in_at(const cnn__inflate *s) { return s->pos - s->bitcnt / 8; }
+
+/* Top bitbuf up to at least 56 bits, or with all that is left of the input. */
+static inline void cnn__refill(cnn__inflate *s)
+{
+    if (s->bitcnt >= 56) return;
+    if (s->in_size - s->pos >= 8) {
+        /* Fast path: OR in 8 input bytes at once, then count only the whole bytes that fit
+           (bitcnt becomes 56..63). Bits of a byte that did not fit may now sit above
+           bitcnt; they are that byte's own bits, so OR-ing it in again later changes
+           nothing. */
+        const unsigned char *p = s->in + s->pos;
+        uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+                     (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+                     (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        s->bitbuf |= w << s->bitcnt;
+        s->pos += (63 - s->bitcnt) >> 3;
+        s->bitcnt |= 56;
+        return;
+    }
+    while (s->bitcnt <= 56 && s->pos < s->in_size) {      /* near the end: byte by byte */
+        s->bitbuf |= (uint64_t)s->in[s->pos++] << s->bitcnt;
+        s->bitcnt += 8;
+    }
+}
+
+static cnn_status cnn__truncated(cnn__inflate *s, const char *where)
+{
+    return cnn__fail(s->err, CNN_ERR_TRUNCATED,
+                     "%s: truncated: input ends (%zu bytes) inside %s", s->name, s->in_size,
+                     where);
+}
+
+/* Take the next n (0..16) bits as an unsigned number, first bit least significant. */
+static inline cnn_status cnn__getbits(cnn__inflate *s, unsigned n, unsigned *v)
+{
+    cnn__refill(s);
+    *v = 0;
+    if (n > s->bitcnt) return cnn__truncated(s, "a DEFLATE block");
+    *v = (unsigned)(s->bitbuf & (((uint64_t)1 << n) - 1));
+    s->bitbuf >>= n;
+    s->bitcnt -= n;
+    return CNN_OK;
+}
+
+/* Stop because the output buffer is full. No message: the caller knows what full means
+   (a limit for cnn_gzip_inflate, trailing data for an IDX file, success while peeking). */
+static cnn_status cnn__out_full(cnn__inflate *s) { s->full = 1; return CNN_ERR_LIMIT; }
+
+/* ---- Huffman tables ---- */
+
+/* Reverse the low n bits of x: codes are sent most significant bit first, but the bit
+   reader delivers bits least significant first. */
+static unsigned cnn__bitrev(unsigned x, unsigned n)
+{
+    unsigned r = 0;
+    while (n--) { r = (r << 1) | (x & 1); x >>= 1; }
+    return r;
+}
+
+/* Build h for the canonical code whose symbol i has code length lens[i] (0 = unused),
+   i < n. A valid code is complete: every bit pattern starts exactly one code. Two
+   exceptions, as in zlib, where `sparse` is 1 or 2: a code of a single symbol of length 1
+   (a block that uses one distance, RFC 1951 3.2.7, or only the end-of-block symbol), and,
+   for sparse == 2, no code at all (a block of literals only needs no distance code). The
+   code-length code (sparse == 0) has no exception. kind names the code in messages. */
+static cnn_status cnn__huff_build(cnn__inflate *s, cnn__huff *h, const unsigned char *lens,
+                                  unsigned n, const char *kind, int sparse)
+{
+    uint16_t offs[CNN__MAX_CODE_BITS + 2], next[CNN__MAX_CODE_BITS + 1];
+    unsigned i, len, code, total = 0;
+    long left = 1;       /* bit patterns of the current length not yet taken by a code */
+
+    memset(h->count, 0, sizeof h->count);
+    memset(h->fast, 0, sizeof h->fast);
+    for (i = 0; i < n; i++) h->count[lens[i]]++;
+    h->count[0] = 0;
+    for (len = 1; len <= CNN__MAX_CODE_BITS; len++) {
+        left = left * 2 - h->count[len];
+        total += h->count[len];
+        if (left < 0)
+            return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                             "%s: bad DEFLATE stream: over-subscribed %s Huffman code (too "
+                             "many codes of length %u), block header before input byte %zu",
+                             s->name, kind, len, cnn__in_at(s));
+    }
+    if (left > 0 && !(sparse >= 1 && total == 1 && h->count[1] == 1) &&
+        !(sparse == 2 && total == 0))
+        return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                         "%s: bad DEFLATE stream: incomplete %s Huffman code (%u codes leave "
+                         "bit patterns unused), block header before input byte %zu",
+                         s->name, kind, total, cnn__in_at(s));
+
+    /* symbols in canonical order: by length, then by value */
+    offs[1] = 0;
+    for (len = 1; len <= CNN__MAX_CODE_BITS; len++)
+        offs[len + 1] = (uint16_t)(offs[len] + h->count[len]);
+    for (i = 0; i < n; i++)
+        if (lens[i]) h->sym[offs[lens[i]]++] = (uint16_t)i;
+
+    /* first code of each length (RFC 1951 3.2.2), then the fast table for the short codes:
+       a code of length len fills every entry whose low len bits are the code (reversed) */
+    code = 0;
+    for (len = 1; len <= CNN__MAX_CODE_BITS; len++) {
+        code = (code + (len > 1 ? h->count[len - 1] : 0)) << 1;
+        next[len] = (uint16_t)code;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned k, step;
+        len = lens[i];
+        if (len == 0) continue;
+        code = next[len]++;
+        if (len > CNN__FAST_BITS) continue;
+        step = 1u << len;
+        for (k = cnn__bitrev(code, len); k < (1u << CNN__FAST_BITS); k += step)
+            h->fast[k] = (uint16_t)(len << 9 | i);
+    }
+    return CNN_OK;
+}
+
+/* Read one symbol of code h: the slow way, for codes longer than CNN__FAST_BITS. Walks the
+   canonical code: the codes of length len are the integers first .. first+count[len]-1,
+   and they stand for the symbols sym[index ...]. */
+static cnn_status cnn__huff_slow(cnn__inflate *s, const cnn__huff *h, const char *kind,
+                                 unsigned *sym)
+{
+    unsigned len, code = 0, first = 0, index = 0;
+    unsigned bits = (unsigned)(s->bitbuf & ((1u << CNN__MAX_CODE_BITS) - 1));
+    for (len = 1; len <= CNN__MAX_CODE_BITS; len++) {
+        code |= (bits >> (len - 1)) & 1;
+        if (code - first < h->count[len]) {
+            if (len > s->bitcnt) return cnn__truncated(s, "a DEFLATE block");
+            s->bitbuf >>= len;
+            s->bitcnt -= len;
+            *sym = h->sym[index + (code - first)];
+            return CNN_OK;
+        }
+        index += h->count[len];
+        first = (first + h->count[len]) << 1;
+        code <<= 1;
+    }
+    if (s->bitcnt < CNN__MAX_CODE_BITS) return cnn__truncated(s, "a DEFLATE block");
+    return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                     "%s: bad DEFLATE stream: no %s code matches the bits at input byte %zu",
+                     s->name, kind, cnn__in_at(s));
+}
+
+/* Read one symbol of code h: one table lookup for the short codes. Past the end of the
+   input bitbuf holds zeros, so a lookup there is harmless; the code's length is checked
+   against the bits really present before it is taken. */
+static inline cnn_status cnn__huff_decode(cnn__inflate *s, const cnn__huff *h,
+                                          const char *kind, unsigned *sym)
+{
+    unsigned e, len;
+    cnn__refill(s);
+    *sym = 0;
+    e = h->fast[s->bitbuf & ((1u << CNN__FAST_BITS) - 1)];
+    if (e == 0) return cnn__huff_slow(s, h, kind, sym);
+    len = e >> 9;
+    if (len > s->bitcnt) return cnn__truncated(s, "a DEFLATE block");
+    s->bitbuf >>= len;
+    s->bitcnt -= len;
+    *sym = e & 0x1FF;
+    return CNN_OK;
+}
+
+/* ---- blocks ---- */
+
+/* Decode literal/length and distance symbols until end of block (BTYPE 1 and 2). */
+static cnn_status cnn__inflate_codes(cnn__inflate *s, const cnn__huff *lit, const cnn__huff *dist)
+{
+    /* lengths 3..258 for symbols 257..285: base and number of extra bits (RFC 1951 3.2.5) */
+    static const uint16_t len_base[29] = {
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+        35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258 };
+    static const unsigned char len_extra[29] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0 };
+    /* distances 1..32768 for symbols 0..29 */
+    static const uint16_t dist_base[30] = {
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769,
+        1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577 };
+    static const unsigned char dist_extra[30] = {
+        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11,
+        12, 12, 13, 13 };
+    cnn_status st;
+    for (;;) {
+        unsigned sym, extra, length, distance, i;
+        unsigned char *to;
+        const unsigned char *from;
+        if ((st = cnn__huff_decode(s, lit, "literal/length", &sym)) != CNN_OK) return st;
+        if (sym < 256) {                                       /* a literal byte */
+            if (s->out_len == s->out_cap) return cnn__out_full(s);
+            s->out[s->out_len++] = (unsigned char)sym;
+            continue;
+        }
+        if (sym == 256) return CNN_OK;                         /* end of block */
+        sym -= 257;
+        if (sym >= 29)
+            return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                             "%s: bad DEFLATE stream: invalid length symbol %u before input "
+                             "byte %zu", s->name, sym + 257, cnn__in_at(s));
+        if ((st = cnn__getbits(s, len_extra[sym], &extra)) != CNN_OK) return st;
+        length = len_base[sym] + extra;
+        if ((st = cnn__huff_decode(s, dist, "distance", &sym)) != CNN_OK) return st;
+        if (sym >= 30)
+            return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                             "%s: bad DEFLATE stream: invalid distance symbol %u before input "
+                             "byte %zu", s->name, sym, cnn__in_at(s));
+        if ((st = cnn__getbits(s, dist_extra[sym], &extra)) != CNN_OK) return st;
+        distance = dist_base[sym] + extra;
+        if (distance > s->out_len - s->member_start)
+            return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                             "%s: bad DEFLATE stream: distance %u too far back, only %zu bytes "
+                             "decoded (before input byte %zu)", s->name, distance,
+                             s->out_len - s->member_start, cnn__in_at(s));
+        if (length > s->out_cap - s->out_len) {
+            length = (unsigned)(s->out_cap - s->out_len);
+            s->full = 1;
+        }
+        /* When distance < length, source and destination overlap: that is how a run like
+           "aaaa..." is sent (distance 1), and it must be copied byte by byte, front to back,
+           so that each byte copied becomes a source. Otherwise memcpy is safe. */
+        to = s->out + s->out_len;
+        from = to - distance;
+        if (distance >= length) memcpy(to, from, length);
+        else for (i = 0; i < length; i++) to[i] = from[i];
+        s->out_len += length;
+        if (s->full) return CNN_ERR_LIMIT;
+    }
+}
+
+/* BTYPE 0: skip to a byte boundary, LEN, NLEN = ~LEN, then LEN raw bytes. */
+static cnn_status cnn__inflate_stored(cnn__inflate *s)
+{
+    unsigned len, nlen;
+    size_t room, have;
+    cnn_status st;
+    s->bitbuf >>= s->bitcnt % 8;                  /* the rest of the current byte is padding */
+    s->bitcnt -= s->bitcnt % 8;
+    if ((st = cnn__getbits(s, 16, &len)) != CNN_OK) return st;
+    if ((st = cnn__getbits(s, 16, &nlen)) != CNN_OK) return st;
+    if (len != (~nlen & 0xFFFFu))
+        return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                         "%s: bad DEFLATE stream: stored block length %u does not match its "
+                         "complement 0x%04x (block before input byte %zu)", s->name, len, nlen,
+                         cnn__in_at(s));
+    while (len > 0 && s->bitcnt > 0) {            /* bytes the bit reader already holds */
+        if (s->out_len == s->out_cap) return cnn__out_full(s);
+        s->out[s->out_len++] = (unsigned char)(s->bitbuf & 0xFF);
+        s->bitbuf >>= 8;
+        s->bitcnt -= 8;
+        len--;
+    }
+    if (len == 0) return CNN_OK;
+    /* then straight from the input; bitbuf may still hold look-ahead bits of the byte at
+       s->pos (see cnn__refill), which the copy consumes, so they must go */
+    s->bitbuf = 0;
+    have = s->in_size - s->pos;
+    room = s->out_cap - s->out_len;
+    if (len > have && have < room) {
+        return cnn__fail(s->err, CNN_ERR_TRUNCATED,
+                         "%s: truncated: stored block needs %u bytes at input byte %zu, %zu "
+                         "present", s->name, len, s->pos, have);
+    }
+    if (len > room) {
+        memcpy(s->out + s->out_len, s->in + s->pos, room);
+        s->out_len += room;
+        s->pos += room;
+        return cnn__out_full(s);
+    }
+    memcpy(s->out + s->out_len, s->in + s->pos, len);
+    s->out_len += len;
+    s->pos += len;
+    return CNN_OK;
+}
+
+/* BTYPE 1: the fixed codes of RFC 1951 3.2.6, built once per decode. */
+static cnn_status cnn__inflate_fixed(cnn__inflate *s)
+{
+    if (!s->fixed_ready) {
+        unsigned char lens[288];
+        unsigned i;
+        cnn_status st;
+        for (i = 0; i < 144; i++) lens[i] = 8;
+        for (; i < 256; i++) lens[i] = 9;
+        for (; i < 280; i++) lens[i] = 7;
+        for (; i < 288; i++) lens[i] = 8;
+        st = cnn__huff_build(s, &s->fixed_lit, lens, 288, "fixed literal/length", 0);
+        if (st != CNN_OK) return st;
+        for (i = 0; i < 32; i++) lens[i] = 5;   /* 30 and 31 exist as codes but are invalid */
+        st = cnn__huff_build(s, &s->fixed_dist, lens, 32, "fixed distance", 0);
+        if (st != CNN_OK) return st;
+        s->fixed_ready = 1;
+    }
+    return cnn__inflate_codes(s, &s->fixed_lit, &s->fixed_dist);
+}
+
+/* BTYPE 2: the block starts with its codes (RFC 1951 3.2.7). The literal/length and
+   distance code lengths are themselves Huffman-coded with a third, "code-length" code. */
+static cnn_status cnn__inflate_dynamic(cnn__inflate *s)
+{
+    static const unsigned char order[19] = {
+        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15 };
+    unsigned char lens[286 + 30];
+    unsigned hlit, hdist, hclen, i, n, sym, rep, v;
+    unsigned char fill;
+    cnn__huff cl;
+    cnn_status st;
+
+    if ((st = cnn__getbits(s, 5, &hlit)) != CNN_OK) return st;
+    if ((st = cnn__getbits(s, 5, &hdist)) != CNN_OK) return st;
+    if ((st = cnn__getbits(s, 4, &hclen)) != CNN_OK) return st;
+    hlit += 257; hdist += 1; hclen += 4;
+    if (hlit > 286 || hdist > 30)
+        return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                         "%s: bad DEFLATE stream: block declares %u literal/length and %u "
+                         "distance codes (at most 286 and 30), before input byte %zu",
+                         s->name, hlit, hdist, cnn__in_at(s));
+
+    memset(lens, 0, 19);
+    for (i = 0; i < hclen; i++) {
+        if ((st = cnn__getbits(s, 3, &v)) != CNN_OK) return st;
+        lens[order[i]] = (unsigned char)v;
+    }
+    if ((st = cnn__huff_build(s, &cl, lens, 19, "code-length", 0)) != CNN_OK) return st;
+
+    /* 0..15: a length; 16: repeat the previous length 3..6 times; 17: 3..10 zeros;
+       18: 11..138 zeros. The runs may cross from the literal into the distance lengths. */
+    n = 0;
+    while (n < hlit + hdist) {
+        if ((st = cnn__huff_decode(s, &cl, "code-length", &sym)) != CNN_OK) return st;
+        if (sym < 16) { lens[n++] = (unsigned char)sym; continue; }
+        if (sym == 16) {
+            if (n == 0)
+                return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                                 "%s: bad DEFLATE stream: repeat code 16 with no previous "
+                                 "length, before input byte %zu", s->name, cnn__in_at(s));
+            fill = lens[n - 1];
+            if ((st = cnn__getbits(s, 2, &rep)) != CNN_OK) return st;
+            rep += 3;
+        } else if (sym == 17) {
+            fill = 0;
+            if ((st = cnn__getbits(s, 3, &rep)) != CNN_OK) return st;
+            rep += 3;
+        } else {
+            fill = 0;
+            if ((st = cnn__getbits(s, 7, &rep)) != CNN_OK) return st;
+            rep += 11;
+        }
+        if (rep > hlit + hdist - n)
+            return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                             "%s: bad DEFLATE stream: code-length repeat runs past the %u "
+                             "lengths declared, before input byte %zu", s->name, hlit + hdist,
+                             cnn__in_at(s));
+        while (rep--) lens[n++] = fill;
+    }
+    if (lens[256] == 0)
+        return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                         "%s: bad DEFLATE stream: the block's code has no end-of-block symbol, "
+                         "before input byte %zu", s->name, cnn__in_at(s));
+    if ((st = cnn__huff_build(s, &s->lit, lens, hlit, "literal/length", 1)) != CNN_OK) return st;
+    if ((st = cnn__huff_build(s, &s->dist, lens + hlit, hdist, "distance", 2)) != CNN_OK) return st;
+    return cnn__inflate_codes(s, &s->lit, &s->dist);
+}
+
+/* One whole DEFLATE stream from s->pos; afterwards s->pos is the byte after its end. */
+static cnn_status cnn__inflate_stream(cnn__inflate *s)
+{
+    unsigned final = 0, type;
+    cnn_status st;
+    s->bitbuf = 0;
+    s->bitcnt = 0;
+    while (!final) {
+        if ((st = cnn__getbits(s, 1, &final)) != CNN_OK) return st;
+        if ((st = cnn__getbits(s, 2, &type)) != CNN_OK) return st;
+        if (type == 0)      st = cnn__inflate_stored(s);
+        else if (type == 1) st = cnn__inflate_fixed(s);
+        else if (type == 2) st = cnn__inflate_dynamic(s);
+        else
+            return cnn__fail(s->err, CNN_ERR_DEFLATE,
+                             "%s: bad DEFLATE stream: reserved block type 3 before input byte "
+                             "%zu", s->name, cnn__in_at(s));
+        if (st != CNN_OK) return st;
+    }
+    /* hand back the whole bytes the bit reader loaded beyond the stream's last bit */
+    s->pos -= s->bitcnt / 8;
+    s->bitbuf = 0;
+    s->bitcnt = 0;
+    return CNN_OK;
+}
+
+/* ---- gzip members ---- */
+
+static cnn_status cnn__gzip_short(cnn__inflate *s, const char *what, size_t at, size_t need)
+{
+    return cnn__fail(s->err, CNN_ERR_TRUNCATED,
+                     "%s: truncated: gzip %s at byte %zu needs %zu bytes, %zu present",
+                     s->name, what, at, need, s->in_size - at);
+}
+
+/* One member: header, DEFLATE stream, trailer. s->pos is at its first byte. */
+static cnn_status cnn__gzip_member(cnn__inflate *s)
+{
+    const unsigned char *p = s->in;
+    size_t start = s->pos, i = s->pos, n = s->in_size, len;
+    unsigned flags;
+    uint32_t crc, size;
+    cnn_status st;
+
+    /* ID1 ID2 CM FLG MTIME(4) XFL OS */
+    /* check the bytes that are there before asking for more: a short input that starts
+       like a gzip header is truncated, one that does not is not gzip */
+    if (n - i < 2 ? (n - i == 1 && p[i] != 0x1F) : (p[i] != 0x1F || p[i + 1] != 0x8B))
+        return cnn__fail(s->err, CNN_ERR_GZIP_HEADER,
+                         "%s: bad gzip header: magic %02x %02x at byte %zu, expected 1f 8b",
+                         s->name, p[i], n - i > 1 ? p[i + 1] : 0, i);
+    if (n - i > 2 && p[i + 2] != 8)
+        return cnn__fail(s->err, CNN_ERR_GZIP_HEADER,
+                         "%s: bad gzip header: compression method %u at byte %zu, only 8 "
+                         "(deflate) is defined", s->name, p[i + 2], i + 2);
+    if (n - i > 3 && (p[i + 3] & 0xE0))
+        return cnn__fail(s->err, CNN_ERR_GZIP_HEADER,
+                         "%s: bad gzip header: reserved flag bits 0x%02x set in byte %zu",
+                         s->name, p[i + 3] & 0xE0, i + 3);
+    if (n - i < 10) return cnn__gzip_short(s, "header", i, 10);
+    flags = p[i + 3];
+    i += 10;
+    if (flags & 0x04) {                                        /* FEXTRA: XLEN, then data */
+        if (n - i < 2) return cnn__gzip_short(s, "extra field length", i, 2);
+        len = (size_t)p[i] | (size_t)p[i + 1] << 8;
+        if (n - i - 2 < len) return cnn__gzip_short(s, "extra field", i, len + 2);
+        i += 2 + len;
+    }
+    if (flags & 0x08) {                                        /* FNAME: zero-terminated */
+        const unsigned char *z = (const unsigned char *)memchr(p + i, 0, n - i);
+        if (!z) return cnn__fail(s->err, CNN_ERR_TRUNCATED,
+                                 "%s: truncated: gzip file name from byte %zu has no end",
+                                 s->name, i);
+        i = (size_t)(z - p) + 1;
+    }
+    if (flags & 0x10) {                                        /* FCOMMENT: zero-terminated */
+        const unsigned char *z = (const unsigned char *)memchr(p + i, 0, n - i);
+        if (!z) return cnn__fail(s->err, CNN_ERR_TRUNCATED,
+                                 "%s: truncated: gzip comment from byte %zu has no end",
+                                 s->name, i);
+        i = (size_t)(z - p) + 1;
+    }
+    if (flags & 0x02) {          /* FHCRC: low 16 bits of the CRC-32 of the header so far */
+        unsigned want, got;
+        if (n - i < 2) return cnn__gzip_short(s, "header CRC", i, 2);
+        want = (unsigned)p[i] | (unsigned)p[i + 1] << 8;
+        got = (unsigned)(cnn__crc32_update(&s->crc, 0, p + start, i - start) & 0xFFFF);
+        if (want != got)
+            return cnn__fail(s->err, CNN_ERR_GZIP_HEADER,
+                             "%s: bad gzip header: header CRC-16 at byte %zu is 0x%04x, the "
+                             "header's is 0x%04x", s->name, i, want, got);
+        i += 2;
+    }
+
+    s->pos = i;
+    s->member_start = s->out_len;
+    if ((st = cnn__inflate_stream(s)) != CNN_OK) return st;
+
+    if (n - s->pos < 8) return cnn__gzip_short(s, "trailer", s->pos, 8);
+    crc = cnn__crc32_update(&s->crc, 0, s->out + s->member_start,
+                            s->out_len - s->member_start);
+    if (crc != cnn__le32(p + s->pos))
+        return cnn__fail(s->err, CNN_ERR_CRC,
+                         "%s: CRC-32 mismatch: the %zu decoded bytes have 0x%08lx, the trailer "
+                         "at byte %zu says 0x%08lx", s->name, s->out_len - s->member_start,
+                         (unsigned long)crc, s->pos, (unsigned long)cnn__le32(p + s->pos));
+    size = (uint32_t)(s->out_len - s->member_start);    /* ISIZE is the length mod 2^32 */
+    if (size != cnn__le32(p + s->pos + 4))
+        return cnn__fail(s->err, CNN_ERR_LENGTH,
+                         "%s: gzip length mismatch: %zu bytes decoded, the trailer at byte %zu "
+                         "says %lu (mod 2^32)", s->name, s->out_len - s->member_start,
+                         s->pos + 4, (unsigned long)cnn__le32(p + s->pos + 4));
+    s->pos += 8;
+    return CNN_OK;
+}
+
+/* Decode every member of in[0..in_size) into out[0..out_cap). Returns CNN_ERR_LIMIT with
+   s->full set, and no message, when the output would pass out_cap. s can be used for one
+   decode after another: the CRC and fixed-code tables are kept. */
+static cnn_status cnn__gzip_run(cnn__inflate *s, const char *name, const unsigned char *in,
+                                size_t in_size, unsigned char *out, size_t out_cap,
+                                cnn_error *err)
+{
+    cnn_status st;
+    s->in = in; s->in_size = in_size; s->pos = 0;
+    s->bitbuf = 0; s->bitcnt = 0;
+    s->out = out; s->out_cap = out_cap; s->out_len = 0;
+    s->member_start = 0; s->full = 0;
+    s->name = name; s->err = err;
+    do {
+        if ((st = cnn__gzip_member(s)) != CNN_OK) return st;
+        /* RFC 1952 2.2: members may follow one another; anything else is garbage */
+        if (s->pos < in_size && in[s->pos] == 0x1F &&
+            (s->pos + 1 == in_size || in[s->pos + 1] == 0x8B))
+            continue;
+        if (s->pos < in_size)
+            return cnn__fail(err, CNN_ERR_TRAILING,
+                             "%s: %zu bytes of trailing garbage after the gzip data, from byte "
+                             "%zu", name, in_size - s->pos, s->pos);
+    } while (s->pos < in_size);
+    return CNN_OK;
+}
+
+/* The decoder's state is about 19 KiB, so it lives on the heap rather than the stack. */
+static cnn__inflate *cnn__inflate_new(const char *name, cnn_error *err)
+{
+    cnn__inflate *s = (cnn__inflate *)CNN_MALLOC(sizeof *s);
+    if (!s) {
+        cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for the gzip decoder", name);
+        return NULL;
+    }
+    memset(s, 0, sizeof *s);
+    cnn__crc32_init(&s->crc);
+    return s;
+}
+
+CNN_API cnn_status cnn_gzip_inflate(const void *in, size_t in_size, void *out, size_t out_cap,
+                                    size_t *out_size, cnn_error *err)
+{
+    static const unsigned char none[1] = { 0 };
+    unsigned char dummy[1];
+    cnn__inflate *s;
+    cnn_status st;
+    CNN_ASSERT(out_size != NULL);
+    CNN_ASSERT(in != NULL || in_size == 0);
+    CNN_ASSERT(out != NULL || out_cap == 0);
+    *out_size = 0;
+    if (!(s = cnn__inflate_new("gzip data", err))) return CNN_ERR_NOMEM;
+    st = cnn__gzip_run(s, "gzip data", in ? (const unsigned char *)in : none, in_size,
+                       out ? (unsigned char *)out : dummy, out ? out_cap : 0, err);
+    if (st == CNN_ERR_LIMIT && s->full)
+        st = cnn__fail(err, CNN_ERR_LIMIT,
+                       "gzip data: decodes to more than the %zu-byte output buffer", out_cap);
+    if (st == CNN_OK) {
+        *out_size = s->out_len;
+        cnn__ok(err);
+    }
+    CNN_FREE(s);
+    return st;
+}
+
+/* >>idx  IDX files ---------------------------------------------------------------------- */
+
+CNN_API cnn_limits cnn_limits_default(void)
+{
+    cnn_limits l;
+    l.max_bytes = (size_t)1 << 30;
+    l.max_file_bytes = l.max_bytes + l.max_bytes / 8 + ((size_t)1 << 20);
+    l.max_dim = (size_t)1 << 30;
+    return l;
+}
+
+/* lim with its zero fields (or all of it, for NULL) replaced by the defaults */
+static cnn_limits cnn__limits(const cnn_limits *lim)
+{
+    cnn_limits d = cnn_limits_default(), r = d;
+    if (!lim) return r;
+    if (lim->max_bytes) r.max_bytes = lim->max_bytes;
+    if (lim->max_dim) r.max_dim = lim->max_dim;
+    if (lim->max_file_bytes) {
+        r.max_file_bytes = lim->max_file_bytes;
+    } else {                              /* follow max_bytes, saturating instead of wrapping */
+        size_t extra = r.max_bytes / 8 + ((size_t)1 << 20);
+        r.max_file_bytes = r.max_bytes > (size_t)-1 - extra ? (size_t)-1 : r.max_bytes + extra;
+    }
+    return r;
+}
+
+CNN_API const char *cnn_idx_type_name(int type)
+{
+    switch (type) {
+    case CNN_IDX_U8:  return "ubyte";
+    case CNN_IDX_I8:  return "byte";
+    case CNN_IDX_I16: return "short";
+    case CNN_IDX_I32: return "int";
+    case CNN_IDX_F32: return "float";
+    case CNN_IDX_F64: return "double";
+    default:          return NULL;
+    }
+}
+
+static size_t cnn__idx_elem_size(int type)
+{
+    switch (type) {
+    case CNN_IDX_U8: case CNN_IDX_I8: return 1;
+    case CNN_IDX_I16:                 return 2;
+    case CNN_IDX_I32: case CNN_IDX_F32: return 4;
+    case CNN_IDX_F64:                 return 8;
+    default:                          return 0;
+    }
+}
+
+CNN_API void cnn_idx_free(cnn_idx *idx)
+{
+    if (!idx) return;
+    CNN_FREE(idx->data);
+    memset(idx, 0, sizeof *idx);
+}
+
+/* Check the IDX header at h[0..have) (the start of a file, or of its decoded gzip data) and
+   fill r's type, ndims, dims, count and elem_size. *hdr_len gets the header's size and
+   *data_bytes the payload's; both are checked against the limits. `what` says what the
+   bytes are for messages ("file" or "decoded data"). */
+static cnn_status cnn__idx_header(const char *name, const char *what, const unsigned char *h,
+                                  size_t have, const cnn_limits *lim, cnn_idx *r,
+                                  size_t *hdr_len, size_t *data_bytes, cnn_error *err)
+{
+    size_t k, count = 1, bytes;
+    int d, nd;
+    if (have < 4) {       /* too short for a magic: truncated if what is there could be one */
+        int could = (have < 1 || h[0] == 0) && (have < 2 || h[1] == 0) &&
+                    (have < 3 || cnn__idx_elem_size(h[2]) != 0);
+        if (could)
+            return cnn__fail(err, CNN_ERR_TRUNCATED,
+                             "%s: truncated: %s has %zu bytes, an IDX header needs at least 4",
+                             name, what, have);
+    }
+    if (have < 2 || h[0] != 0 || h[1] != 0) {
+        char found[16] = "";
+        for (k = 0; k < have && k < 4; k++)
+            snprintf(found + 3 * k, sizeof found - 3 * k, "%02x ", h[k]);
+        if (k) found[3 * k - 1] = 0;
+        return cnn__fail(err, CNN_ERR_NOT_IDX,
+                         "%s: not an IDX file: %s starts with %s; IDX starts 00 00 <type> "
+                         "<dims>, gzip 1f 8b", name, what, found);
+    }
+    r->type = h[2];
+    r->elem_size = cnn__idx_elem_size(h[2]);
+    if (r->elem_size == 0)
+        return cnn__fail(err, CNN_ERR_IDX_TYPE,
+                         "%s: unsupported IDX element type 0x%02x at byte 2; IDX types are 08 "
+                         "ubyte, 09 byte, 0b short, 0c int, 0d float, 0e double", name, h[2]);
+    nd = h[3];
+    if (nd < 1 || nd > CNN_IDX_MAX_DIMS)
+        return cnn__fail(err, CNN_ERR_IDX_DIMS,
+                         "%s: IDX header byte 3 says %d dimensions; cnn.h reads 1 to %d", name,
+                         nd, CNN_IDX_MAX_DIMS);
+    r->ndims = nd;
+    *hdr_len = 4 + 4 * (size_t)nd;
+    if (have < *hdr_len)
+        return cnn__fail(err, CNN_ERR_TRUNCATED,
+                         "%s: truncated: an IDX header with %d dimensions needs %zu bytes, the "
+                         "%s has %zu", name, nd, *hdr_len, what, have);
+    for (d = 0; d < nd; d++) {
+        const unsigned char *p = h + 4 + 4 * d;
+        r->dims[d] = (size_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                              (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+    }
+    /* overflow first (it is a property of the file), then the configured limits */
+    for (d = 0; d < nd; d++)
+        if (!cnn__mul_size(count, r->dims[d], &count))
+            return cnn__fail(err, CNN_ERR_OVERFLOW,
+                             "%s: IDX dimensions overflow size_t: the product of dimensions "
+                             "0..%d passes %zu (dimension %d is %zu)", name, d, (size_t)-1, d,
+                             r->dims[d]);
+    if (!cnn__mul_size(count, r->elem_size, &bytes))
+        return cnn__fail(err, CNN_ERR_OVERFLOW,
+                         "%s: IDX size overflows size_t: %zu elements of %zu bytes", name,
+                         count, r->elem_size);
+    for (d = 0; d < nd; d++)
+        if (r->dims[d] > lim->max_dim)
+            return cnn__fail(err, CNN_ERR_LIMIT,
+                             "%s: IDX dimension %d is %zu (header byte %d), over the limit %zu "
+                             "(cnn_limits.max_dim)", name, d, r->dims[d], 4 + 4 * d,
+                             lim->max_dim);
+    if (bytes > lim->max_bytes)
+        return cnn__fail(err, CNN_ERR_LIMIT,
+                         "%s: IDX data of %zu bytes is over the limit of %zu "
+                         "(cnn_limits.max_bytes)", name, bytes, lim->max_bytes);
+    r->count = count;
+    *data_bytes = bytes;
+    return CNN_OK;
+}
+
+/* IDX stores elements big-endian; turn them into the host's order in place. */
+static void cnn__idx_to_host(cnn_idx *r)
+{
+    const uint16_t one = 1;
+    unsigned char *p = (unsigned char *)r->data, t;
+    size_t i, j, n = r->elem_size;
+    if (n == 1 || *(const unsigned char *)&one == 0) return;   /* bytes, or a big-endian host */
+    for (i = 0; i < r->count; i++, p += n)
+        for (j = 0; j < n / 2; j++) { t = p[j]; p[j] = p[n - 1 - j]; p[n - 1 - j] = t; }
+}
+
+/* Decode an IDX file in buf[0..size). When owned is not NULL it is buf itself, allocated
+   with CNN_MALLOC, and this function takes it: it either becomes out->data or is freed. */
+static cnn_status cnn__idx_decode(const char *name, const unsigned char *buf, size_t size,
+                                  unsigned char *owned, const cnn_limits *lim_in, cnn_idx *out,
+                                  cnn_error *err)
+{
+    cnn_limits lim = cnn__limits(lim_in);
+    cnn_idx r;
+    size_t hdr_len = 0, data_bytes = 0, total;
+    unsigned char *mem = NULL;
+    cnn__inflate *z = NULL;
+    cnn_status st;
+
+    memset(&r, 0, sizeof r);
+    memset(out, 0, sizeof *out);
+
+    if (size >= 1 && buf[0] == 0x1F && (size == 1 || buf[1] == 0x8B)) {
+        /* gzip. Pass 1 decodes only the IDX header (the decoder stops when its small buffer
+           is full), which says how large the data is. Pass 2 decodes everything into a
+           buffer of exactly that size, so the stream cannot make us allocate more, and a
+           stream that decodes to more or fewer bytes is an error. */
+        unsigned char head[4 + 4 * CNN_IDX_MAX_DIMS];
+        r.gzipped = 1;
+        if (!(z = cnn__inflate_new(name, err))) { st = CNN_ERR_NOMEM; goto fail; }
+        st = cnn__gzip_run(z, name, buf, size, head, sizeof head, err);
+        if (st != CNN_OK && !(st == CNN_ERR_LIMIT && z->full)) goto fail;
+        if ((st = cnn__idx_header(name, "decoded data", head, z->out_len, &lim, &r, &hdr_len,
+                                  &data_bytes, err)) != CNN_OK) goto fail;
+        if (data_bytes > (size_t)-1 - hdr_len) {
+            st = cnn__fail(err, CNN_ERR_OVERFLOW, "%s: IDX size overflows size_t", name);
+            goto fail;
+        }
+        total = hdr_len + data_bytes;
+        mem = (unsigned char *)CNN_MALLOC(total);
+        if (!mem) {
+            st = cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for %zu decoded bytes",
+                           name, total);
+            goto fail;
+        }
+        st = cnn__gzip_run(z, name, buf, size, mem, total, err);
+        if (st == CNN_ERR_LIMIT && z->full) {
+            st = cnn__fail(err, CNN_ERR_TRAILING,
+                           "%s: trailing data: the gzip stream decodes to more than the %zu "
+                           "bytes (header %zu + data %zu) the IDX header announces", name,
+                           total, hdr_len, data_bytes);
+            goto fail;
+        }
+        if (st != CNN_OK) goto fail;
+        if (z->out_len < total) {
+            st = cnn__fail(err, CNN_ERR_TRUNCATED,
+                           "%s: truncated: IDX header says %zu data bytes, the gzip stream "
+                           "holds %zu", name, data_bytes, z->out_len - hdr_len);
+            goto fail;
+        }
+        memmove(mem, mem + hdr_len, data_bytes);
+        CNN_FREE(z);
+        z = NULL;
+        CNN_FREE(owned);
+        owned = NULL;
+    } else {
+        /* plain IDX: the header, then exactly data_bytes bytes */
+        if ((st = cnn__idx_header(name, "file", buf, size, &lim, &r, &hdr_len, &data_bytes,
+                                  err)) != CNN_OK) goto fail;
+        if (size - hdr_len < data_bytes) {
+            st = cnn__fail(err, CNN_ERR_TRUNCATED,
+                           "%s: truncated: IDX header says %zu data bytes, %zu present", name,
+                           data_bytes, size - hdr_len);
+            goto fail;
+        }
+        if (size - hdr_len > data_bytes) {
+            st = cnn__fail(err, CNN_ERR_TRAILING,
+                           "%s: %zu trailing bytes after the %zu data bytes the IDX header "
+                           "announces (from byte %zu)", name, size - hdr_len - data_bytes,
+                           data_bytes, hdr_len + data_bytes);
+            goto fail;
+        }
+        if (owned) {                  /* reuse the file's buffer: move the data to its start */
+            mem = owned;
+            owned = NULL;
+        } else {
+            mem = (unsigned char *)CNN_MALLOC(data_bytes ? data_bytes : 1);
+            if (!mem) {
+                st = cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for %zu bytes", name,
+                               data_bytes);
+                goto fail;
+            }
+        }
+        memmove(mem, buf + hdr_len, data_bytes);
+    }
+    r.data = mem;
+    cnn__idx_to_host(&r);
+    *out = r;
+    cnn__ok(err);
+    return CNN_OK;
+
+fail:
+    CNN_FREE(z);
+    CNN_FREE(mem);
+    CNN_FREE(owned);
+    return st;
+}
+
+CNN_API cnn_status cnn_idx_read_mem(const void *data, size_t size, const cnn_limits *lim,
+                                    cnn_idx *out, cnn_error *err)
+{
+    static const unsigned char none[1] = { 0 };
+    CNN_ASSERT(out != NULL);
+    CNN_ASSERT(data != NULL || size == 0);
+    return cnn__idx_decode("IDX data", data ? (const unsigned char *)data : none, size, NULL,
+                           lim, out, err);
+}
+
+#ifndef CNN_NO_STDIO
+/* Read a whole file, at most cap bytes, into a CNN_MALLOC'd buffer. */
+static cnn_status cnn__read_file(const char *path, size_t cap, unsigned char **buf_out,
+                                 size_t *len_out, cnn_error *err)
+{
+    FILE *f;
+    unsigned char *buf = NULL, *nb;
+    size_t len = 0, capacity = 1 << 16, got;
+    long hint;
+    int c;
+    cnn_status st = CNN_OK;
+
+    *buf_out = NULL;
+    *len_out = 0;
+    f = fopen(path, "rb");
+    if (!f)
+        return cnn__fail(err, CNN_ERR_OPEN, "%s: cannot open: %s", path, strerror(errno));
+    /* a first read tells a file that cannot be read (a directory, say) from a large one */
+    c = fgetc(f);
+    if (c == EOF && ferror(f)) {
+        st = cnn__fail(err, CNN_ERR_READ, "%s: read error: %s", path, strerror(errno));
+        fclose(f);
+        return st;
+    }
+    if (c != EOF) ungetc(c, f);
+    /* the size of a seekable file is a hint for the first allocation, and a file over the
+       limit is refused before reading it; a pipe is read until its end or the limit */
+    if (fseek(f, 0, SEEK_END) == 0) {
+        hint = ftell(f);
+        if (fseek(f, 0, SEEK_SET) != 0) {
+            st = cnn__fail(err, CNN_ERR_READ, "%s: cannot seek back to the start", path);
+            fclose(f);
+            return st;
+        }
+        if (hint >= 0 && (unsigned long)hint > cap) {
+            fclose(f);
+            return cnn__fail(err, CNN_ERR_LIMIT,
+                             "%s: file of %ld bytes is over the limit of %zu "
+                             "(cnn_limits.max_file_bytes)", path, hint, cap);
+        }
+        if (hint >= 0) capacity = (size_t)hint + 1;   /* one more, to see the end of file */
+    }
+    if (capacity > cap && cap < (size_t)-1) capacity = cap + 1;
+    buf = (unsigned char *)CNN_MALLOC(capacity);
+    if (!buf) {
+        st = cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for %zu bytes", path, capacity);
+        goto done;
+    }
+    for (;;) {
+        if (len == capacity) {            /* grow: double, but never past cap + 1 bytes */
+            size_t want = capacity <= ((size_t)-1) / 2 ? capacity * 2 : (size_t)-1;
+            if (len > cap) break;
+            if (want > cap && cap < (size_t)-1) want = cap + 1;
+            nb = (unsigned char *)CNN_REALLOC(buf, want);
+            if (!nb) {
+                st = cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for %zu bytes", path,
+                               want);
+                goto done;
+            }
+            buf = nb;
+            capacity = want;
+        }
+        got = fread(buf + len, 1, capacity - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                st = cnn__fail(err, CNN_ERR_READ, "%s: read error after %zu bytes: %s", path,
+                               len, strerror(errno));
+            break;
+        }
+    }
+    if (len > cap)
+        st = cnn__fail(err, CNN_ERR_LIMIT,
+                       "%s: file is over the limit of %zu bytes (cnn_limits.max_file_bytes)",
+                       path, cap);
+done:
+    fclose(f);
+    if (st != CNN_OK) { CNN_FREE(buf); return st; }
+    *buf_out = buf;
+    *len_out = len;
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_idx_read_file(const char *path, const cnn_limits *lim, cnn_idx *out,
+                                     cnn_error *err)
+{
+    cnn_limits l = cnn__limits(lim);
+    unsigned char *buf;
+    size_t len;
+    cnn_status st;
+    CNN_ASSERT(path != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    if ((st = cnn__read_file(path, l.max_file_bytes, &buf, &len, err)) != CNN_OK) return st;
+    return cnn__idx_decode(path, buf, len, buf, &l, out, err);    /* takes buf */
+}
+#endif /* CNN_NO_STDIO */
+
+/* >>dataset ------------------------------------------------------------------------------ */
+
+CNN_API void cnn_dataset_free(cnn_dataset *ds)
+{
+    if (!ds) return;
+    CNN_FREE(ds->x);
+    CNN_FREE(ds->y);
+    memset(ds, 0, sizeof *ds);
+}
+
+static cnn_status cnn__dataset_make(const cnn_idx *im, const cnn_idx *lb, const char *im_name,
+                                    const char *lb_name, int classes, const cnn_limits *lim_in,
+                                    cnn_dataset *out, cnn_error *err)
+{
+    cnn_limits lim = cnn__limits(lim_in);
+    const unsigned char *px = (const unsigned char *)im->data;
+    const unsigned char *lab = (const unsigned char *)lb->data;
+    size_t n, i, xbytes, ybytes;
+    float scale[256];
+    int top = -1;
+    cnn_dataset d;
+
+    memset(out, 0, sizeof *out);
+    if (im->type != CNN_IDX_U8 || lb->type != CNN_IDX_U8) {
+        const cnn_idx *bad = im->type != CNN_IDX_U8 ? im : lb;
+        const char *tn = cnn_idx_type_name(bad->type);
+        return cnn__fail(err, CNN_ERR_IDX_TYPE,
+                         "%s: element type %s (0x%02x); a data set needs ubyte (0x08) images "
+                         "and labels", bad == im ? im_name : lb_name, tn ? tn : "?", bad->type);
+    }
+    if (im->ndims != 3)
+        return cnn__fail(err, CNN_ERR_IDX_DIMS,
+                         "%s: images have %d dimensions, expected 3 (N, H, W)", im_name,
+                         im->ndims);
+    if (lb->ndims != 1)
+        return cnn__fail(err, CNN_ERR_IDX_DIMS,
+                         "%s: labels have %d dimensions, expected 1 (N)", lb_name, lb->ndims);
+    n = im->dims[0];
+    if (lb->dims[0] != n)
+        return cnn__fail(err, CNN_ERR_COUNT_MISMATCH,
+                         "%s has %zu images but %s has %zu labels", im_name, n, lb_name,
+                         lb->dims[0]);
+    if (im->dims[1] > (size_t)INT_MAX || im->dims[2] > (size_t)INT_MAX)
+        return cnn__fail(err, CNN_ERR_LIMIT, "%s: image size %zu x %zu does not fit an int",
+                         im_name, im->dims[1], im->dims[2]);
+    if (classes < 0)
+        return cnn__fail(err, CNN_ERR_ARG, "classes is %d, must be >= 0", classes);
+    for (i = 0; i < n; i++) {
+        if (classes > 0 && lab[i] >= classes)
+            return cnn__fail(err, CNN_ERR_LABEL_RANGE,
+                             "%s: label %u of item %zu (byte %zu of the decoded file) is "
+                             "outside [0,%d)", lb_name, (unsigned)lab[i], i, 8 + i, classes);
+        if (lab[i] > top) top = lab[i];
+    }
+    if (!cnn__mul_size(im->count, sizeof(float), &xbytes) ||
+        !cnn__mul_size(n, sizeof(int), &ybytes))
+        return cnn__fail(err, CNN_ERR_OVERFLOW, "%s: %zu pixels as floats overflow size_t",
+                         im_name, im->count);
+    if (xbytes > lim.max_bytes)
+        return cnn__fail(err, CNN_ERR_LIMIT,
+                         "%s: %zu pixels need %zu bytes as floats, over the limit of %zu "
+                         "(cnn_limits.max_bytes)", im_name, im->count, xbytes, lim.max_bytes);
+
+    memset(&d, 0, sizeof d);
+    d.x = (float *)CNN_MALLOC(xbytes ? xbytes : 1);
+    d.y = (int *)CNN_MALLOC(ybytes ? ybytes : 1);
+    if (!d.x || !d.y) {
+        CNN_FREE(d.x);
+        CNN_FREE(d.y);
+        return cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for %zu images", im_name, n);
+    }
+    for (i = 0; i < 256; i++) scale[i] = (float)i / 255.0f;
+    for (i = 0; i < im->count; i++) d.x[i] = scale[px[i]];
+    for (i = 0; i < n; i++) d.y[i] = lab[i];
+    d.n = n;
+    d.c = 1;
+    d.h = (int)im->dims[1];
+    d.w = (int)im->dims[2];
+    d.classes = classes > 0 ? classes : top + 1;
+    *out = d;
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_dataset_from_idx(const cnn_idx *images, const cnn_idx *labels,
+                                        int classes, const cnn_limits *lim, cnn_dataset *out,
+                                        cnn_error *err)
+{
+    CNN_ASSERT(images != NULL && labels != NULL && out != NULL);
+    return cnn__dataset_make(images, labels, "images", "labels", classes, lim, out, err);
+}
+
+#ifndef CNN_NO_STDIO
+CNN_API cnn_status cnn_dataset_load_idx(const char *images_path, const char *labels_path,
+                                        int classes, const cnn_limits *lim,
+                                        cnn_dataset *out, cnn_error *err)
+{
+    cnn_idx im, lb;
+    cnn_status st;
+    CNN_ASSERT(images_path != NULL && labels_path != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    memset(&lb, 0, sizeof lb);
+    /* labels first: they are small, so a bad pairing is found before decoding the images */
+    if ((st = cnn_idx_read_file(labels_path, lim, &lb, err)) != CNN_OK) return st;
+    if ((st = cnn_idx_read_file(images_path, lim, &im, err)) != CNN_OK) {
+        cnn_idx_free(&lb);
+        return st;
+    }
+    st = cnn__dataset_make(&im, &lb, images_path, labels_path, classes, lim, out, err);
+    cnn_idx_free(&im);
+    cnn_idx_free(&lb);
+    return st;
+}
+
+static const char *const cnn__mnist_files[4] = {
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+
+static int cnn__file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fclose(f);
+    return 1;
+}
+
+/* path = dir/base.gz if that exists, else dir/base. 0 when neither exists; -1 when the path
+   does not fit. */
+static int cnn__mnist_path(const char *dir, const char *base, char *path, size_t size)
+{
+    int n = snprintf(path, size, "%s/%s.gz", dir, base);
+    if (n < 0 || (size_t)n >= size) return -1;
+    if (cnn__file_exists(path)) return 1;
+    path[n - 3] = 0;                                     /* drop ".gz" */
+    return cnn__file_exists(path);
+}
+
+CNN_API cnn_status cnn_dataset_find_dir(const char *dir, char *out, size_t out_size,
+                                        cnn_error *err)
+{
+    const char *env = getenv("CNN_DATA_DIR");
+    const char *how;
+    char path[4096];
+    int i, r;
+    CNN_ASSERT(out != NULL && out_size > 0);
+    out[0] = 0;
+    if (dir && dir[0])      how = "the directory given";
+    else if (env && env[0]) { dir = env; how = "$CNN_DATA_DIR"; }
+    else                    { dir = CNN_DATA_DIR_DEFAULT; how = "the default directory"; }
+    for (i = 0; i < 4; i++) {
+        r = cnn__mnist_path(dir, cnn__mnist_files[i], path, sizeof path);
+        if (r < 0)
+            return cnn__fail(err, CNN_ERR_ARG, "data directory path too long: %.64s...", dir);
+        if (r == 0)
+            return cnn__fail(err, CNN_ERR_OPEN,
+                             "no %s[.gz] in %s (%s); install Fashion-MNIST with "
+                             "tools/get-data.sh (Debian: apt-get install dataset-fashion-mnist)"
+                             " or pass --data DIR / set CNN_DATA_DIR", cnn__mnist_files[i],
+                             dir, how);
+    }
+    if (strlen(dir) >= out_size)
+        return cnn__fail(err, CNN_ERR_ARG, "data directory path too long for a %zu-byte buffer",
+                         out_size);
+    memcpy(out, dir, strlen(dir) + 1);
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_dataset_load_mnist(const char *dir, const char *split,
+                                          const cnn_limits *lim, cnn_dataset *out,
+                                          cnn_error *err)
+{
+    char root[4096], base[256], images[4096], labels[4096];
+    cnn_status st;
+    int n;
+    CNN_ASSERT(split != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    if ((st = cnn_dataset_find_dir(dir, root, sizeof root, err)) != CNN_OK) return st;
+    n = snprintf(base, sizeof base, "%s-images-idx3-ubyte", split);
+    if (n < 0 || (size_t)n >= sizeof base ||
+        cnn__mnist_path(root, base, images, sizeof images) <= 0)
+        return cnn__fail(err, CNN_ERR_OPEN, "no %s-images-idx3-ubyte[.gz] in %s", split, root);
+    n = snprintf(base, sizeof base, "%s-labels-idx1-ubyte", split);
+    if (n < 0 || (size_t)n >= sizeof base ||
+        cnn__mnist_path(root, base, labels, sizeof labels) <= 0)
+        return cnn__fail(err, CNN_ERR_OPEN, "no %s-labels-idx1-ubyte[.gz] in %s", split, root);
+    return cnn_dataset_load_idx(images, labels, 10, lim, out, err);
+}
+#endif /* CNN_NO_STDIO */
+
+/* >>model implementation */
+#define CNN__MODEL_MAGIC "CNNHMODL"
+#define CNN__MODEL_VERSION 1u
+#define CNN__BLOCK_FIELDS 11
+
+static size_t cnn__model_header_size(int nblocks)
+{
+    return 8 + 4 + 6 * 4 + 2 * 4 + (size_t)nblocks * CNN__BLOCK_FIELDS * 4 + 2 * 8;
+}
+
+CNN_API size_t cnn_net_save_size(const cnn_net *net)
+{
+    return cnn__model_header_size(net->desc.nblocks) + 4 * (net->nparams + net->nstate) + 4;
+}
+
+/* little-endian writers and a bounds-checked reader */
+static unsigned char *cnn__put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+    return p + 4;
+}
+static unsigned char *cnn__putf(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); return cnn__put32(p, u); }
+static unsigned char *cnn__put64(unsigned char *p, uint64_t v) { p = cnn__put32(p, (uint32_t)v); return cnn__put32(p, (uint32_t)(v >> 32)); }
+
+typedef struct cnn__reader { const unsigned char *p; size_t size, at; cnn_error *err; } cnn__reader;
+
+static cnn_status cnn__get32(cnn__reader *r, uint32_t *v, const char *what)
+{
+    const unsigned char *p;
+    if (r->size - r->at < 4)
+        return cnn__fail(r->err, CNN_ERR_TRUNCATED, "model: truncated at byte %zu: %s needs 4 bytes, %zu remain",
+                         r->at, what, r->size - r->at);
+    p = r->p + r->at;
+    *v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    r->at += 4;
+    return CNN_OK;
+}
+
+static cnn_status cnn__geti(cnn__reader *r, int *v, const char *what)
+{
+    uint32_t u = 0;
+    cnn_status st = cnn__get32(r, &u, what);
+    if (st) return st;
+    if (u > 0x7FFFFFFFu)
+        return cnn__fail(r->err, CNN_ERR_FORMAT, "model: byte %zu: %s is %u, out of range", r->at - 4, what, (unsigned)u);
+    *v = (int)u;
+    return CNN_OK;
+}
+
+static cnn_status cnn__getf(cnn__reader *r, float *v, const char *what)
+{
+    uint32_t u = 0;
+    cnn_status st = cnn__get32(r, &u, what);
+    if (!st) memcpy(v, &u, 4);
+    return st;
+}
+
+static cnn_status cnn__get64(cnn__reader *r, uint64_t *v, const char *what)
+{
+    uint32_t lo = 0, hi = 0;
+    cnn_status st;
+    if ((st = cnn__get32(r, &lo, what)) || (st = cnn__get32(r, &hi, what))) return st;
+    *v = (uint64_t)hi << 32 | lo;
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_net_save_mem(const cnn_net *net, void *buf, size_t cap, cnn_error *err)
+{
+    const cnn_net_desc *d = &net->desc;
+    unsigned char *p = (unsigned char *)buf;
+    size_t need = cnn_net_save_size(net), i;
+    int b;
+    if (cap < need) return cnn__fail(err, CNN_ERR_ARG, "model: buffer of %zu bytes, %zu needed", cap, need);
+    memcpy(p, CNN__MODEL_MAGIC, 8); p += 8;
+    p = cnn__put32(p, CNN__MODEL_VERSION);
+    p = cnn__put32(p, (uint32_t)d->in_c); p = cnn__put32(p, (uint32_t)d->in_h); p = cnn__put32(p, (uint32_t)d->in_w);
+    p = cnn__put32(p, (uint32_t)d->classes); p = cnn__put32(p, (uint32_t)d->order); p = cnn__put32(p, (uint32_t)d->nblocks);
+    p = cnn__putf(p, d->bn_momentum); p = cnn__putf(p, d->bn_eps);
+    for (b = 0; b < d->nblocks; b++) {
+        const cnn_block *k = &d->blocks[b];
+        p = cnn__put32(p, (uint32_t)k->filters); p = cnn__put32(p, (uint32_t)k->kernel_h); p = cnn__put32(p, (uint32_t)k->kernel_w);
+        p = cnn__put32(p, (uint32_t)k->stride_h); p = cnn__put32(p, (uint32_t)k->stride_w); p = cnn__put32(p, (uint32_t)k->padding);
+        p = cnn__put32(p, (uint32_t)k->act); p = cnn__putf(p, k->dropout); p = cnn__put32(p, (uint32_t)k->pool);
+        p = cnn__put32(p, (uint32_t)k->pool_stride); p = cnn__put32(p, (uint32_t)k->pool_type);
+    }
+    p = cnn__put64(p, (uint64_t)net->nparams);
+    p = cnn__put64(p, (uint64_t)net->nstate);
+    for (i = 0; i < net->nparams; i++) p = cnn__putf(p, net->params[i]);
+    for (i = 0; i < net->nstate; i++) p = cnn__putf(p, net->state[i]);
+    cnn__put32(p, cnn_crc32(0, buf, need - 4));
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+/* Parses and checks a whole model file; on success *out is a new net holding its values. */
+CNN_API cnn_status cnn_net_load_mem(cnn_net **out, const void *data, size_t size, cnn_error *err)
+{
+    cnn__reader r;
+    cnn_net_desc d;
+    cnn_net *net = NULL;
+    uint32_t version = 0, stored, crc;
+    uint64_t np = 0, ns = 0;
+    size_t i, need;
+    int b, v = 0;
+    cnn_status st;
+    char what[64];
+    *out = NULL;
+    r.p = (const unsigned char *)data; r.size = size; r.at = 0; r.err = err;
+    if (size < 8 || memcmp(data, CNN__MODEL_MAGIC, 8) != 0)
+        return cnn__fail(err, size < 8 ? CNN_ERR_TRUNCATED : CNN_ERR_FORMAT,
+                         "model: not a cnn.h model file (%zu bytes; the first 8 should read %s)", size, CNN__MODEL_MAGIC);
+    r.at = 8;
+    if ((st = cnn__get32(&r, &version, "the version"))) return st;
+    if (version != CNN__MODEL_VERSION)
+        return cnn__fail(err, CNN_ERR_FORMAT, "model: version %u, this cnn.h reads version %u", (unsigned)version,
+                         CNN__MODEL_VERSION);
+    cnn_net_desc_init(&d, 1, 1, 1, 2);
+    if ((st = cnn__geti(&r, &d.in_c, "the input channels")) || (st = cnn__geti(&r, &d.in_h, "the input height")) ||
+        (st = cnn__geti(&r, &d.in_w, "the input width")) || (st = cnn__geti(&r, &d.classes, "the class count")) ||
+        (st = cnn__geti(&r, &v, "the block order")))
+        return st;
+    if (v != CNN_ORDER_CONV_BN_ACT && v != CNN_ORDER_CONV_ACT_BN)
+        return cnn__fail(err, CNN_ERR_FORMAT, "model: byte %zu: block order %d unknown", r.at - 4, v);
+    d.order = (cnn_order)v;
+    if ((st = cnn__geti(&r, &d.nblocks, "the block count"))) return st;
+    if (d.nblocks > CNN_MAX_BLOCKS)
+        return cnn__fail(err, CNN_ERR_FORMAT, "model: byte %zu: %d blocks (at most %d)", r.at - 4, d.nblocks, CNN_MAX_BLOCKS);
+    if ((st = cnn__getf(&r, &d.bn_momentum, "the batch-norm momentum")) || (st = cnn__getf(&r, &d.bn_eps, "the batch-norm epsilon")))
+        return st;
+    for (b = 0; b < d.nblocks; b++) {
+        cnn_block *k = &d.blocks[b];
+        int pad = 0, act = 0, pt = 0;
+        snprintf(what, sizeof what, "block %d", b + 1);
+        if ((st = cnn__geti(&r, &k->filters, what)) || (st = cnn__geti(&r, &k->kernel_h, what)) ||
+            (st = cnn__geti(&r, &k->kernel_w, what)) || (st = cnn__geti(&r, &k->stride_h, what)) ||
+            (st = cnn__geti(&r, &k->stride_w, what)) || (st = cnn__geti(&r, &pad, what)) || (st = cnn__geti(&r, &act, what)) ||
+            (st = cnn__getf(&r, &k->dropout, what)) || (st = cnn__geti(&r, &k->pool, what)) ||
+            (st = cnn__geti(&r, &k->pool_stride, what)) || (st = cnn__geti(&r, &pt, what)))
+            return st;
+        if (pad > CNN_PAD_SAME || act > CNN_ACT_LINEAR || pt > CNN_POOL_AVG)
+            return cnn__fail(err, CNN_ERR_FORMAT, "model: block %d: padding %d, activation %d or pool type %d unknown",
+                             b + 1, pad, act, pt);
+        k->padding = (cnn_padding)pad; k->act = (cnn_act)act; k->pool_type = (cnn_pool_type)pt;
+    }
+    if ((st = cnn__get64(&r, &np, "the parameter count")) || (st = cnn__get64(&r, &ns, "the state count"))) return st;
+    /* the sizes must be known to fit before the architecture is built (it allocates them) */
+    if (np > (size - r.at) / 4 || ns > (size - r.at) / 4 || (np + ns) * 4 + 4 != size - r.at)
+        return cnn__fail(err, (np + ns) * 4 + 4 > size - r.at ? CNN_ERR_TRUNCATED : CNN_ERR_TRAILING,
+                         "model: %llu parameters and %llu statistics need %llu more bytes after byte %zu, the file has %zu",
+                         (unsigned long long)np, (unsigned long long)ns, (unsigned long long)((np + ns) * 4 + 4), r.at,
+                         size - r.at);
+    need = r.at + (size_t)(np + ns) * 4;
+    stored = (uint32_t)r.p[need] | (uint32_t)r.p[need + 1] << 8 | (uint32_t)r.p[need + 2] << 16 | (uint32_t)r.p[need + 3] << 24;
+    crc = cnn_crc32(0, data, need);
+    if (crc != stored)
+        return cnn__fail(err, CNN_ERR_CRC, "model: checksum mismatch: stored %08x, computed %08x (corrupt file)",
+                         (unsigned)stored, (unsigned)crc);
+    if ((st = cnn_net_create(&net, &d, err))) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        return cnn__fail(err, CNN_ERR_FORMAT, "model: the stored architecture is invalid: %s", msg);
+    }
+    if (np != net->nparams || ns != net->nstate) {
+        size_t hp = net->nparams, hs = net->nstate;
+        cnn_net_free(net);
+        return cnn__fail(err, CNN_ERR_FORMAT, "model: %llu parameters and %llu statistics stored, the architecture has %zu and %zu",
+                         (unsigned long long)np, (unsigned long long)ns, hp, hs);
+    }
+    for (i = 0; i < net->nparams; i++) cnn__getf(&r, &net->params[i], "a parameter");
+    for (i = 0; i < net->nstate; i++) cnn__getf(&r, &net->state[i], "a statistic");
+    *out = net;
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+/* "1x28x28 -> (64, (3,3), ...) -> 10, conv-bn-act" */
+static void cnn__desc_text(const cnn_net_desc *d, char *buf, size_t cap)
+{
+    char spec[200];
+    size_t n = cnn_spec_format(d->blocks, d->nblocks, spec, sizeof spec);
+    if (n >= sizeof spec) memcpy(spec + sizeof spec - 4, "...", 4);
+    snprintf(buf, cap, "%dx%dx%d -> %s -> %d, %s", d->in_c, d->in_h, d->in_w, spec, d->classes,
+             d->order == CNN_ORDER_CONV_BN_ACT ? "conv-bn-act" : "conv-act-bn");
+}
+
+static int cnn__desc_same(const cnn_net_desc *a, const cnn_net_desc *b)
+{
+    int i;
+    if (a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w || a->classes != b->classes ||
+        a->order != b->order || a->nblocks != b->nblocks)
+        return 0;
+    for (i = 0; i < a->nblocks; i++) {
+        const cnn_block *x = &a->blocks[i], *y = &b->blocks[i];
+        if (x->filters != y->filters || x->kernel_h != y->kernel_h || x->kernel_w != y->kernel_w ||
+            x->stride_h != y->stride_h || x->stride_w != y->stride_w || x->padding != y->padding || x->act != y->act ||
+            x->pool != y->pool || x->pool_type != y->pool_type ||
+            (x->pool_stride ? x->pool_stride : x->pool) != (y->pool_stride ? y->pool_stride : y->pool))
+            return 0;
+    }
+    return 1;
+}
+
+CNN_API cnn_status cnn_net_load_params_mem(cnn_net *net, const void *data, size_t size, cnn_error *err)
+{
+    cnn_net *tmp = NULL;
+    cnn_status st = cnn_net_load_mem(&tmp, data, size, err);
+    if (st) return st;
+    if (!cnn__desc_same(&tmp->desc, &net->desc)) {
+        char a[240], b[240];
+        cnn__desc_text(&tmp->desc, a, sizeof a);
+        cnn__desc_text(&net->desc, b, sizeof b);
+        cnn_net_free(tmp);
+        return cnn__fail(err, CNN_ERR_SHAPE, "model: the file is for %.110s; this net is %.110s", a, b);
+    }
+    memcpy(net->params, tmp->params, net->nparams * sizeof(float));
+    memcpy(net->state, tmp->state, net->nstate * sizeof(float));
+    cnn_net_free(tmp);
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+#ifndef CNN_NO_STDIO
+CNN_API cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t len, cnn_error *err)
+{
+    char tmp[4096];
+    FILE *f;
+    int ok;
+    if (strlen(path) + 5 >= sizeof tmp) return cnn__fail(err, CNN_ERR_ARG, "%s: path too long", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f) return cnn__fail(err, CNN_ERR_WRITE, "%s: cannot create: %s", tmp, strerror(errno));
+    ok = fwrite(data, 1, len, f) == len;
+    ok = fflush(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) {
+        remove(tmp);
+        return cnn__fail(err, CNN_ERR_WRITE, "%s: write failed: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        cnn_status st = cnn__fail(err, CNN_ERR_WRITE, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        remove(tmp);
+        return st;
+    }
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API cnn_status cnn_net_save(const cnn_net *net, const char *path, cnn_error *err)
+{
+    size_t n = cnn_net_save_size(net);
+    void *buf = CNN_MALLOC(n);
+    cnn_status st;
+    if (!buf) return cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
+    st = cnn_net_save_mem(net, buf, n, err);
+    if (!st) st = cnn_file_write_atomic(path, buf, n, err);
+    CNN_FREE(buf);
+    return st;
+}
+
+CNN_API cnn_status cnn_net_load(cnn_net **out, const char *path, const cnn_limits *lim, cnn_error *err)
+{
+    cnn_limits l = cnn__limits(lim);
+    unsigned char *buf;
+    size_t len;
+    cnn_status st;
+    *out = NULL;
+    if ((st = cnn__read_file(path, l.max_file_bytes, &buf, &len, err))) return st;
+    st = cnn_net_load_mem(out, buf, len, err);
+    CNN_FREE(buf);
+    if (st && err) {   /* name the file in the message */
+        char msg[sizeof err->msg];
+        memcpy(msg, err->msg, sizeof msg);
+        cnn__fail(err, st, "%s: %s", path, msg);
+    }
+    return st;
+}
+#endif
+
+/* >>metrics implementation */
+CNN_API cnn_status cnn_confusion_matrix(const int *truth, const int *pred, size_t n, int classes,
+                                        size_t *matrix, cnn_error *err)
+{
+    size_t i;
+    if (classes <= 0) return cnn__fail(err, CNN_ERR_ARG, "confusion: %d classes", classes);
+    memset(matrix, 0, (size_t)classes * classes * sizeof(size_t));
+    for (i = 0; i < n; i++) {
+        if (truth[i] < 0 || truth[i] >= classes || pred[i] < 0 || pred[i] >= classes) {
+            memset(matrix, 0, (size_t)classes * classes * sizeof(size_t));
+            return cnn__fail(err, CNN_ERR_LABEL_RANGE, "confusion: sample %zu: true %d, predicted %d, classes 0..%d",
+                             i, truth[i], pred[i], classes - 1);
+        }
+        matrix[(size_t)truth[i] * classes + pred[i]]++;
+    }
+    cnn__ok(err);
+    return CNN_OK;
+}
+
+CNN_API void cnn_metrics_compute(const size_t *m, int k, cnn_class_metrics *per_class,
+                                 cnn_class_metrics *macro, cnn_class_metrics *weighted, double *accuracy)
+{
+    cnn_class_metrics mac, wei;
+    size_t total = 0, diag = 0;
+    int c, j;
+    memset(&mac, 0, sizeof mac);
+    memset(&wei, 0, sizeof wei);
+    for (c = 0; c < k; c++) {
+        size_t tp = m[(size_t)c * k + c], row = 0, col = 0;
+        cnn_class_metrics x;
+        for (j = 0; j < k; j++) { row += m[(size_t)c * k + j]; col += m[(size_t)j * k + c]; }
+        x.precision = col ? (double)tp / (double)col : 0.0;   /* of those predicted c, how many are c */
+        x.recall = row ? (double)tp / (double)row : 0.0;      /* of the true c, how many were found   */
+        x.f1 = x.precision + x.recall > 0 ? 2 * x.precision * x.recall / (x.precision + x.recall) : 0.0;
+        x.support = row;
+        if (per_class) per_class[c] = x;
+        mac.precision += x.precision / k; mac.recall += x.recall / k; mac.f1 += x.f1 / k;
+        wei.precision += x.precision * (double)row; wei.recall += x.recall * (double)row; wei.f1 += x.f1 * (double)row;
+        total += row;
+        diag += tp;
+    }
+    if (total) { wei.precision /= (double)total; wei.recall /= (double)total; wei.f1 /= (double)total; }
+    mac.support = wei.support = total;
+    if (macro) *macro = mac;
+    if (weighted) *weighted = wei;
+    if (accuracy) *accuracy = total ? (double)diag / (double)total : 0.0;
+}
+
+/* appends to buf like snprintf, tracking the length it would need */
+static void cnn__cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(*len < cap ? buf + *len : NULL, *len < cap ? cap - *len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) *len += (size_t)n;
+}
+
+CNN_API size_t cnn_report_format(const size_t *m, int k, const char *const *names, int digits,
+                                 char *buf, size_t cap)
+{
+    cnn_class_metrics *pc, mac, wei;
+    double acc;
+    size_t len = 0;
+    int c, width = 12;   /* strlen("weighted avg"), scikit-learn's minimum */
+    char num[16];
+    if (cap) buf[0] = 0;
+    pc = (cnn_class_metrics *)CNN_MALLOC(sizeof *pc * (size_t)(k > 0 ? k : 1));
+    if (!pc) return 0;
+    cnn_metrics_compute(m, k, pc, &mac, &wei, &acc);
+    for (c = 0; c < k && names; c++) if ((int)strlen(names[c]) > width) width = (int)strlen(names[c]);
+    if (digits > width) width = digits;
+    cnn__cat(buf, cap, &len, "%*s  %9s %9s %9s %9s\n\n", width, "", "precision", "recall", "f1-score", "support");
+    for (c = 0; c < k; c++) {
+        if (names) snprintf(num, sizeof num, "%.15s", names[c]); else snprintf(num, sizeof num, "%d", c);
+        cnn__cat(buf, cap, &len, "%*s  %9.*f %9.*f %9.*f %9zu\n", width, names ? names[c] : num, digits, pc[c].precision,
+                 digits, pc[c].recall, digits, pc[c].f1, pc[c].support);
+    }
+    cnn__cat(buf, cap, &len, "\n%*s  %9s %9s %9.*f %9zu\n", width, "accuracy", "", "", digits, acc, mac.support);
+    cnn__cat(buf, cap, &len, "%*s  %9.*f %9.*f %9.*f %9zu\n", width, "macro avg", digits, mac.precision, digits, mac.recall,
+             digits, mac.f1, mac.support);
+    cnn__cat(buf, cap, &len, "%*s  %9.*f %9.*f %9.*f %9zu\n", width, "weighted avg", digits, wei.precision, digits,
+             wei.recall, digits, wei.f1, wei.support);
+    CNN_FREE(pc);
+    return len;
+}
+
+CNN_API void cnn_argmax_rows(const float *probs, size_t n, int classes, int *pred)
+{
+    size_t i;
+    for (i = 0; i < n; i++) pred[i] = cnn__argmax(probs + i * (size_t)classes, classes);
+}
 
 #endif /* CNN_IMPLEMENTATION_DONE */
 #endif /* CNN_IMPLEMENTATION */

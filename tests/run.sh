@@ -83,8 +83,19 @@ if [ "${QUICK:-0}" != 1 ]; then
     done
 fi
 
-# 5. the examples run
+# 5. the examples and tools run
 step run-quickstart "$out/quickstart"
+bench_smoke() { "$out/bench" --quick > "$out/bench.txt" && grep -q '^train_images_per_s model=1 batch=32 threads=1: [0-9]' "$out/bench.txt" &&
+                grep -q '^peak_gflops' "$out/bench.txt"; }
+step run-bench-quick bench_smoke
+idxinfo_smoke() {
+    local d=${CNN_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+    "$out/idxinfo" "$d/train-labels-idx1-ubyte.gz" | grep -q '6000' && ! "$out/idxinfo" tests/run.sh
+}
+step run-idxinfo idxinfo_smoke
+
+# 6. the study end to end on a small budget, with a kill -9 and a resume
+step study-end-to-end bash tests/study_e2e.sh "$out/study"
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
