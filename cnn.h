@@ -353,7 +353,9 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n);
    is (N,classes); the input gradient is not computed. */
 CNN_API void       cnn_net_backward(cnn_net *net, const float *dlogits);
 /* One optimisation step on a batch: zero grads, forward, loss, backward, Adam. Allocates nothing.
-   Returns the mean loss; *correct (may be NULL) receives the number of right answers. */
+   Returns the mean loss; *correct (may be NULL) receives the number of right answers. When the
+   loss or any gradient is NaN or infinite, nothing is updated (parameters, Adam's moments and
+   the batch-norm statistics stay as they were) and the result is not finite. */
 CNN_API double     cnn_net_train_step(cnn_net *net, cnn_adam *opt, const float *x, const int *y,
                                       int n, int *correct);
 
@@ -1774,6 +1776,7 @@ struct cnn_net {
     cnn__layer *layers;
     size_t nparams, nstate;
     float *params, *grads, *adam_m, *adam_v, *state;
+    float *state_saved;           /* state before the current training step, to undo a bad one */
     int cap;                      /* samples the activations have room for */
     int training;
     cnn_rng *rng;                 /* borrowed, for dropout masks */
@@ -1835,7 +1838,7 @@ CNN_API void cnn_net_free(cnn_net *net)
     for (i = 0; i < net->nlayers; i++) CNN_FREE(net->layers[i].invstd);
     CNN_FREE(net->layers);
     CNN_FREE(net->params); CNN_FREE(net->grads); CNN_FREE(net->adam_m); CNN_FREE(net->adam_v);
-    CNN_FREE(net->state);
+    CNN_FREE(net->state); CNN_FREE(net->state_saved);
     CNN_FREE(net);
 }
 
@@ -1952,9 +1955,10 @@ CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_erro
     net->adam_m = (float *)cnn__calloc_floats(np);
     net->adam_v = (float *)cnn__calloc_floats(np);
     net->state = (float *)cnn__calloc_floats(ns);
+    net->state_saved = (float *)cnn__calloc_floats(ns);
     for (i = 0; i < count; i++)
         if (layers[i].kind == CNN_LAYER_BATCHNORM) layers[i].invstd = (float *)cnn__calloc_floats((size_t)layers[i].out_c);
-    if (!net->params || !net->grads || !net->adam_m || !net->adam_v || !net->state) goto nomem;
+    if (!net->params || !net->grads || !net->adam_m || !net->adam_v || !net->state || !net->state_saved) goto nomem;
     for (i = 0; i < count; i++) if (layers[i].kind == CNN_LAYER_BATCHNORM && !layers[i].invstd) goto nomem;
     /* Keras' starting values: gamma 1, beta 0, running mean 0, running variance 1 */
     for (i = 0; i < count; i++) {
@@ -2156,6 +2160,9 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
     }
 }
 
+static int cnn__finite(double v);
+static int cnn__all_finite(const float *p, size_t n);
+
 static int cnn__argmax(const float *v, int k)
 {
     int j, best = 0;
@@ -2170,6 +2177,7 @@ CNN_API double cnn_net_train_step(cnn_net *net, cnn_adam *opt, const float *x, c
     double loss;
     int m;
     memset(net->grads, 0, net->nparams * sizeof(float));
+    memcpy(net->state_saved, net->state, net->nstate * sizeof(float));
     logits = cnn_net_forward(net, x, n);
     loss = cnn_softmax_xent(n, k, logits, y, NULL, net->dlogits);
     if (correct) {
@@ -2177,6 +2185,11 @@ CNN_API double cnn_net_train_step(cnn_net *net, cnn_adam *opt, const float *x, c
         for (m = 0; m < n; m++) *correct += cnn__argmax(logits + (size_t)m * k, k) == y[m];
     }
     cnn_net_backward(net, net->dlogits);
+    if (!cnn__finite(loss) || !cnn__all_finite(net->grads, net->nparams)) {
+        /* leave the net as it was: no Adam step, the batch-norm statistics of before */
+        memcpy(net->state, net->state_saved, net->nstate * sizeof(float));
+        return cnn__finite(loss) ? NAN : loss;
+    }
     cnn_adam_step(opt, net->nparams, net->params, net->grads, net->adam_m, net->adam_v);
     return loss;
 }
@@ -2205,7 +2218,51 @@ static cnn_status cnn__check_labels(const int *y, size_t n, int classes, const c
     return CNN_OK;
 }
 
-static int cnn__finite(double v) { return v == v && v - v == 0.0; }   /* not NaN, not +-inf */
+/* Finite tests that read the exponent bits, so -ffast-math (which lets the compiler assume no
+   NaN or infinity exists, and delete a `v != v` test) cannot remove them. */
+static int cnn__finite(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u & 0x7FF0000000000000ull) != 0x7FF0000000000000ull;
+}
+
+static int cnn__all_finite(const float *p, size_t n)
+{
+    uint32_t bad = 0, u;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        memcpy(&u, &p[i], sizeof u);
+        bad |= (u & 0x7F800000u) == 0x7F800000u;
+    }
+    return !bad;
+}
+
+/* After a step went wrong: the first layer (in forward order) whose output, then the first
+   whose parameter gradient, holds a NaN or infinity, written into buf. */
+static void cnn__locate_nonfinite(const cnn_net *net, int n, char *buf, size_t cap)
+{
+    int i;
+    char text[64];
+    for (i = 0; i < net->nlayers; i++) {
+        const cnn__layer *L = &net->layers[i];
+        if (!cnn__all_finite(L->out, (size_t)n * L->out_size)) {
+            cnn__layer_text(L, text, sizeof text);
+            snprintf(buf, cap, "first in the output of layer %d (%s%s%d)", i + 1, text, L->block >= 0 ? ", block " : "",
+                     L->block + 1);
+            return;
+        }
+    }
+    for (i = 0; i < net->nlayers; i++) {
+        const cnn__layer *L = &net->layers[i];
+        if (!cnn__all_finite(net->grads + L->w_off, L->nw + L->nb)) {
+            cnn__layer_text(L, text, sizeof text);
+            snprintf(buf, cap, "first in the gradient of layer %d (%s)", i + 1, text);
+            return;
+        }
+    }
+    snprintf(buf, cap, "in the loss itself");
+}
 
 CNN_API cnn_status cnn_net_evaluate(cnn_net *net, const float *x, const int *y, size_t n, int batch,
                                     double *acc, double *loss, cnn_error *err)
@@ -2319,10 +2376,15 @@ CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, siz
                 by[m] = y[idx[at + m]];
             }
             loss = cnn_net_train_step(net, &adam, bx, by, bn, &ok);
+            /* a NaN or infinity stops training at once, before Adam's moments carry it into
+               every later step and before anything can be kept as "best" */
             if (!cnn__finite(loss)) {
-                st = cnn__fail(err, CNN_ERR_DIVERGED, "train: the loss became %g at epoch %d, batch %d of %d",
-                               loss, epoch, b + 1, nbatches);
-                goto done;
+                char where[128];
+                cnn__locate_nonfinite(net, bn, where, sizeof where);
+                st = cnn__fail(err, CNN_ERR_DIVERGED, "train: diverged at epoch %d, batch %d of %d: loss %g, non-finite "
+                               "values %s%s", epoch, b + 1, nbatches, loss, where,
+                               best && r.best_epoch > 0 ? "; the best epoch's weights are restored" : "");
+                goto restore;
             }
             sum_loss += loss * bn;
             correct += (size_t)ok;
@@ -2340,9 +2402,12 @@ CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, siz
         {
             const double monitored = nval ? info.val_loss : info.loss;
             if (!cnn__finite(monitored)) {
-                st = cnn__fail(err, CNN_ERR_DIVERGED, "train: the %s loss became %g at epoch %d",
-                               nval ? "validation" : "training", monitored, epoch);
-                goto done;
+                char where[128];
+                cnn__locate_nonfinite(net, net->last_n, where, sizeof where);
+                st = cnn__fail(err, CNN_ERR_DIVERGED, "train: diverged at epoch %d: %s loss %g, non-finite values %s%s",
+                               epoch, nval ? "validation" : "training", monitored, where,
+                               best && r.best_epoch > 0 ? "; the best epoch's weights are restored" : "");
+                goto restore;
             }
             if (monitored < best_loss - o->min_delta) {
                 best_loss = monitored;
@@ -2364,11 +2429,12 @@ CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, siz
         if (o->on_epoch && o->on_epoch(&info, o->user)) { r.stopped_early = 2; break; }
         if (o->patience > 0 && wait >= o->patience) { r.stopped_early = 1; break; }
     }
+    cnn__ok(err);
+restore:
     if (best && r.best_epoch > 0) {   /* back to the weights of the best epoch */
         memcpy(net->params, best, net->nparams * sizeof(float));
         memcpy(net->state, best + net->nparams, net->nstate * sizeof(float));
     }
-    cnn__ok(err);
 done:
     cnn_net_set_training(net, 0, NULL);
     if (res) *res = r;

@@ -197,9 +197,22 @@ int main(void)
               "label out of range: %s", err.msg);
         y[77] = saved;
         x[5] = NAN;
-        CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_ERR_DIVERGED && strstr(err.msg, "epoch 1, batch"),
-              "NaN input: %s", err.msg);
+        CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_ERR_DIVERGED && strstr(err.msg, "epoch 1, batch") &&
+              strstr(err.msg, "output of layer 1 (conv 8 3x3"), "NaN input: %s", err.msg);
         x[5] = 0.0f;
+        {   /* a learning rate that blows the weights up: stopped within one step, named, and the
+               best epoch's weights (epoch 1, at the sane rate) are back */
+            cnn_train_opts o2;
+            cnn_train_opts_init(&o2);
+            o2.epochs = 1; o2.batch = 64; o2.val_split = 0.2;
+            CHECK(cnn_net_train(a, x, y, N, &o2, &r, &err) == CNN_OK, "sane rate: %s", err.msg);
+            o2.epochs = 3; o2.adam.lr = 1e30f;
+            CHECK(cnn_net_train(a, x, y, N, &o2, &r, &err) == CNN_ERR_DIVERGED && strstr(err.msg, "diverged at epoch 1") &&
+                  strstr(err.msg, "non-finite values first in"), "huge learning rate: %s", err.msg);
+            printf("huge learning rate: %s\n", err.msg);
+            CHECK(r.best_epoch == 0 && cnn__all_finite(cnn_net_params(a), np), "no epoch should count as best: %d",
+                  r.best_epoch);
+        }
         o.val_split = 1.0;
         CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_ERR_ARG, "val_split 1 accepted");
     }
