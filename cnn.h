@@ -325,7 +325,9 @@ CNN_API cnn_status cnn_net_desc_parse(cnn_net_desc *d, const char *spec, cnn_err
    names the block whose input is too small. Parameters are zero until cnn_net_init. */
 CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_error *err);
 CNN_API void       cnn_net_free(cnn_net *net);
-CNN_API void       cnn_net_init(cnn_net *net, cnn_rng *r);   /* Glorot uniform, zero biases */
+/* Glorot uniform weights, zero biases, batch norm back to gamma 1, beta 0, mean 0, variance 1,
+   Adam's moments zeroed: the net is as new, whatever it held. */
+CNN_API void       cnn_net_init(cnn_net *net, cnn_rng *r);
 CNN_API const cnn_net_desc *cnn_net_get_desc(const cnn_net *net);
 CNN_API int        cnn_net_layer_count(const cnn_net *net);
 CNN_API void       cnn_net_layer_get(const cnn_net *net, int i, cnn_layer_info *info);
@@ -385,10 +387,16 @@ typedef struct cnn_train_opts {
     /* called after every batch (progress bars); may be NULL */
     void (*on_batch)(int epoch, int batch, int nbatches, double loss, void *user);
     void *user;
+    /* Path of a checkpoint written (atomically) after every epoch: weights, Adam's moments,
+       batch-norm statistics, the rng, the data order and the early-stopping state. When the file
+       exists, training resumes from it and ends exactly as an uninterrupted run would; one made
+       for another net or other options is refused. NULL: none. Not with CNN_NO_STDIO. */
+    const char *checkpoint;
 } cnn_train_opts;
 
 typedef struct cnn_train_result {
     int epochs_run, best_epoch;
+    int resumed_from;             /* epochs taken from a checkpoint (0: started afresh) */
     double best_loss;             /* best monitored loss (val_loss, or train loss without validation) */
     int stopped_early;            /* 1 patience ran out, 2 the hook asked */
 } cnn_train_result;
@@ -1979,11 +1987,19 @@ nomem:
 CNN_API void cnn_net_init(cnn_net *net, cnn_rng *r)
 {
     int i;
+    size_t j;
     for (i = 0; i < net->nlayers; i++) {
         cnn__layer *L = &net->layers[i];
         if (L->kind == CNN_LAYER_CONV || L->kind == CNN_LAYER_DENSE) {
             cnn_glorot_uniform(r, L->nw, L->fan_in, L->fan_out, net->params + L->w_off);
             memset(net->params + L->b_off, 0, L->nb * sizeof(float));
+        } else if (L->kind == CNN_LAYER_BATCHNORM) {   /* Keras' start: gamma 1, beta 0, mean 0, var 1 */
+            for (j = 0; j < (size_t)L->out_c; j++) {
+                net->params[L->w_off + j] = 1.0f;
+                net->params[L->b_off + j] = 0.0f;
+                net->state[L->st_off + j] = 0.0f;
+                net->state[L->st_off + L->out_c + j] = 1.0f;
+            }
         }
     }
     memset(net->adam_m, 0, net->nparams * sizeof(float));
@@ -2313,6 +2329,23 @@ CNN_API cnn_status cnn_net_predict(cnn_net *net, const float *x, size_t n, int b
     return CNN_OK;
 }
 
+/* the training state a checkpoint carries (see >>model for the file) */
+typedef struct cnn__run {
+    int epoch, best_epoch, wait;  /* epochs done; the best; epochs since */
+    double best_loss;
+    cnn_rng rng;
+    cnn_adam adam;
+    uint32_t *idx;                /* data order, ntrain entries */
+    float *best;                  /* best epoch's params + state, or NULL */
+} cnn__run;
+
+#ifndef CNN_NO_STDIO
+static cnn_status cnn__ckpt_write(const char *path, const cnn_net *net, const cnn_train_opts *o, size_t n,
+                                  size_t ntrain, const cnn__run *run, cnn_error *err);
+static cnn_status cnn__ckpt_read(const char *path, cnn_net *net, const cnn_train_opts *o, size_t n, size_t ntrain,
+                                 cnn__run *run, int *found, cnn_error *err);
+#endif
+
 CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, size_t n,
                                  const cnn_train_opts *o, cnn_train_result *res, cnn_error *err)
 {
@@ -2357,8 +2390,33 @@ CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, siz
     for (i = 0; i < ntrain; i++) idx[i] = (uint32_t)i;
     cnn_rng_seed(&rng, o->seed);
     adam = o->adam;
+    memset(net->adam_m, 0, net->nparams * sizeof(float));   /* a new run starts Adam afresh */
+    memset(net->adam_v, 0, net->nparams * sizeof(float));
+    epoch = 1;
+    if (o->checkpoint) {
+#ifdef CNN_NO_STDIO
+        st = cnn__fail(err, CNN_ERR_ARG, "train: checkpoints need stdio (CNN_NO_STDIO is defined)");
+        goto done;
+#else
+        cnn__run run;
+        int found = 0;
+        run.idx = idx; run.best = best;
+        if ((st = cnn__ckpt_read(o->checkpoint, net, o, n, ntrain, &run, &found, err))) goto done;
+        if (found) {
+            epoch = run.epoch + 1;
+            r.resumed_from = run.epoch;
+            r.epochs_run = run.epoch;
+            r.best_epoch = run.best_epoch;
+            r.best_loss = best_loss = run.best_loss;
+            wait = run.wait;
+            rng = run.rng;
+            adam = run.adam;
+            if (o->patience > 0 && wait >= o->patience) epoch = o->epochs + 1;   /* it had stopped already */
+        }
+#endif
+    }
 
-    for (epoch = 1; epoch <= o->epochs; epoch++) {
+    for (; epoch <= o->epochs; epoch++) {
         const int nbatches = (int)((ntrain + (size_t)o->batch - 1) / (size_t)o->batch);
         double sum_loss = 0.0;
         size_t correct = 0;
@@ -2426,7 +2484,18 @@ CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, siz
         info.wait = wait;
         r.epochs_run = epoch;
         r.best_loss = best_loss;
-        if (o->on_epoch && o->on_epoch(&info, o->user)) { r.stopped_early = 2; break; }
+        /* the hook runs before the checkpoint is written: whatever it records for epoch k is
+           there when a checkpoint of epoch k exists (a resumed run may repeat it, never skip it) */
+        if (o->on_epoch && o->on_epoch(&info, o->user)) r.stopped_early = 2;
+#ifndef CNN_NO_STDIO
+        if (o->checkpoint) {
+            cnn__run run;
+            run.epoch = epoch; run.best_epoch = r.best_epoch; run.wait = wait; run.best_loss = best_loss;
+            run.rng = rng; run.adam = adam; run.idx = idx; run.best = r.best_epoch > 0 ? best : NULL;
+            if ((st = cnn__ckpt_write(o->checkpoint, net, o, n, ntrain, &run, err))) goto done;
+        }
+#endif
+        if (r.stopped_early == 2) break;
         if (o->patience > 0 && wait >= o->patience) { r.stopped_early = 1; break; }
     }
     cnn__ok(err);
@@ -3846,6 +3915,7 @@ CNN_API cnn_status cnn_net_load_mem(cnn_net **out, const void *data, size_t size
     if ((st = cnn_net_create(&net, &d, err))) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        if (st == CNN_ERR_NOMEM) return cnn__fail(err, st, "model: %s", msg);   /* the file may be fine */
         return cnn__fail(err, CNN_ERR_FORMAT, "model: the stored architecture is invalid: %s", msg);
     }
     if (np != net->nparams || ns != net->nstate) {
@@ -3941,6 +4011,162 @@ CNN_API cnn_status cnn_net_save(const cnn_net *net, const char *path, cnn_error 
     if (!buf) return cnn__fail(err, CNN_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
     st = cnn_net_save_mem(net, buf, n, err);
     if (!st) st = cnn_file_write_atomic(path, buf, n, err);
+    CNN_FREE(buf);
+    return st;
+}
+
+/* >>checkpoint: a model file (architecture, parameters, batch-norm statistics) wrapped with
+   everything else a run needs to continue bit for bit, little-endian as the model file:
+     "CNNHCKPT"  u32 version (1)  u32 model bytes  <model file>
+     the options that shape the run: u64 n  u32 batch  f64 val_split  u32 patience  f64 min_delta
+       u64 seed  u32 shuffle  u32 restore_best  u32 epochs
+     Adam: f32 lr beta1 beta2 eps  u64 t       progress: u32 epoch  u64 rng  u32 best_epoch
+       f64 best_loss  u32 wait                 u32 ntrain  u32 order[ntrain]
+     f32 m[params]  f32 v[params]  u32 has_best  [f32 best params + state]   u32 CRC-32 */
+#define CNN__CKPT_MAGIC "CNNHCKPT"
+
+static unsigned char *cnn__putd(unsigned char *p, double d) { uint64_t u; memcpy(&u, &d, 8); return cnn__put64(p, u); }
+
+static cnn_status cnn__getd(cnn__reader *r, double *v, const char *what)
+{
+    uint64_t u = 0;
+    cnn_status st = cnn__get64(r, &u, what);
+    if (!st) memcpy(v, &u, 8);
+    return st;
+}
+
+static cnn_status cnn__ckpt_write(const char *path, const cnn_net *net, const cnn_train_opts *o, size_t n,
+                                  size_t ntrain, const cnn__run *run, cnn_error *err)
+{
+    const size_t mb = cnn_net_save_size(net), np = net->nparams, ns = net->nstate;
+    size_t size = 8 + 4 + 4 + mb + (8 + 4 + 8 + 4 + 8 + 8 + 4 + 4 + 4) + (16 + 8) + (4 + 8 + 4 + 8 + 4) + 4 + 4 * ntrain +
+                  8 * np + 4 + (run->best ? 4 * (np + ns) : 0) + 4, i;
+    unsigned char *buf = (unsigned char *)CNN_MALLOC(size), *p;
+    cnn_status st;
+    if (!buf) return cnn__fail(err, CNN_ERR_NOMEM, "checkpoint %s: out of memory for %zu bytes", path, size);
+    memcpy(buf, CNN__CKPT_MAGIC, 8);
+    p = cnn__put32(buf + 8, 1);
+    p = cnn__put32(p, (uint32_t)mb);
+    cnn_net_save_mem(net, p, mb, NULL);
+    p += mb;
+    p = cnn__put64(p, (uint64_t)n); p = cnn__put32(p, (uint32_t)o->batch); p = cnn__putd(p, o->val_split);
+    p = cnn__put32(p, (uint32_t)o->patience); p = cnn__putd(p, o->min_delta); p = cnn__put64(p, o->seed);
+    p = cnn__put32(p, (uint32_t)o->shuffle); p = cnn__put32(p, (uint32_t)o->restore_best); p = cnn__put32(p, (uint32_t)o->epochs);
+    p = cnn__putf(p, run->adam.lr); p = cnn__putf(p, run->adam.beta1); p = cnn__putf(p, run->adam.beta2);
+    p = cnn__putf(p, run->adam.eps); p = cnn__put64(p, (uint64_t)run->adam.t);
+    p = cnn__put32(p, (uint32_t)run->epoch); p = cnn__put64(p, run->rng.state); p = cnn__put32(p, (uint32_t)run->best_epoch);
+    p = cnn__putd(p, run->best_loss); p = cnn__put32(p, (uint32_t)run->wait);
+    p = cnn__put32(p, (uint32_t)ntrain);
+    for (i = 0; i < ntrain; i++) p = cnn__put32(p, run->idx[i]);
+    for (i = 0; i < np; i++) p = cnn__putf(p, net->adam_m[i]);
+    for (i = 0; i < np; i++) p = cnn__putf(p, net->adam_v[i]);
+    p = cnn__put32(p, run->best ? 1u : 0u);
+    if (run->best) for (i = 0; i < np + ns; i++) p = cnn__putf(p, run->best[i]);
+    CNN_ASSERT((size_t)(p - buf) == size - 4);
+    cnn__put32(p, cnn_crc32(0, buf, size - 4));
+    st = cnn_file_write_atomic(path, buf, size, err);
+    CNN_FREE(buf);
+    return st;
+}
+
+static cnn_status cnn__ckpt_read(const char *path, cnn_net *net, const cnn_train_opts *o, size_t n, size_t ntrain,
+                                 cnn__run *run, int *found, cnn_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0, i;
+    cnn__reader r;
+    uint32_t u32 = 0, mb = 0, version = 0;
+    uint64_t u64 = 0;
+    double d = 0;
+    float f = 0;
+    cnn_net *saved = NULL;
+    cnn_status st;
+    FILE *probe = fopen(path, "rb");
+    *found = 0;
+    if (!probe) return CNN_OK;   /* no checkpoint yet: a fresh start */
+    fclose(probe);
+    if ((st = cnn__read_file(path, ((size_t)1 << 31), &buf, &len, err))) return st;
+    r.p = buf; r.size = len; r.at = 8; r.err = err;
+#define CNN__CK(x) do { if ((st = (x))) goto fail; } while (0)
+#define CNN__REFUSE(...) do { st = cnn__fail(err, CNN_ERR_FORMAT, __VA_ARGS__); goto fail; } while (0)
+    if (len < 16 || memcmp(buf, CNN__CKPT_MAGIC, 8) != 0) CNN__REFUSE("checkpoint %s: not a cnn.h checkpoint", path);
+    if (cnn_crc32(0, buf, len - 4) != cnn__le32(buf + len - 4)) {
+        st = cnn__fail(err, CNN_ERR_CRC, "checkpoint %s: checksum mismatch (corrupt or truncated file of %zu bytes)", path, len);
+        goto fail;
+    }
+    r.size = len - 4;
+    CNN__CK(cnn__get32(&r, &version, "the version"));
+    if (version != 1) CNN__REFUSE("checkpoint %s: version %u, this cnn.h reads 1", path, (unsigned)version);
+    CNN__CK(cnn__get32(&r, &mb, "the model size"));
+    if (mb > r.size - r.at) CNN__REFUSE("checkpoint %s: model of %u bytes, %zu left", path, (unsigned)mb, r.size - r.at);
+    if ((st = cnn_net_load_mem(&saved, buf + r.at, mb, err))) goto fail;
+    r.at += mb;
+    if (!cnn__desc_same(&saved->desc, &net->desc)) {
+        char a[240], b[240];
+        cnn__desc_text(&saved->desc, a, sizeof a);
+        cnn__desc_text(&net->desc, b, sizeof b);
+        st = cnn__fail(err, CNN_ERR_SHAPE, "checkpoint %s is for another configuration: %.100s; this run: %.100s", path, a, b);
+        goto fail;
+    }
+    /* the options that shape the run must be the same */
+    CNN__CK(cnn__get64(&r, &u64, "n"));
+    if (u64 != n) CNN__REFUSE("checkpoint %s: made for %llu samples, this run has %zu", path, (unsigned long long)u64, n);
+    CNN__CK(cnn__get32(&r, &u32, "batch"));
+    if ((int)u32 != o->batch) CNN__REFUSE("checkpoint %s: made with batch %u, this run uses %d", path, (unsigned)u32, o->batch);
+    CNN__CK(cnn__getd(&r, &d, "val_split"));
+    if (d != o->val_split) CNN__REFUSE("checkpoint %s: made with val_split %g, this run uses %g", path, d, o->val_split);
+    CNN__CK(cnn__get32(&r, &u32, "patience"));
+    if ((int)u32 != o->patience) CNN__REFUSE("checkpoint %s: made with patience %u, this run uses %d", path, (unsigned)u32, o->patience);
+    CNN__CK(cnn__getd(&r, &d, "min_delta"));
+    if (d != o->min_delta) CNN__REFUSE("checkpoint %s: made with min_delta %g, this run uses %g", path, d, o->min_delta);
+    CNN__CK(cnn__get64(&r, &u64, "seed"));
+    if (u64 != o->seed) CNN__REFUSE("checkpoint %s: made with seed %llu, this run uses %llu", path, (unsigned long long)u64,
+                                    (unsigned long long)o->seed);
+    CNN__CK(cnn__get32(&r, &u32, "shuffle"));
+    if ((int)u32 != o->shuffle) CNN__REFUSE("checkpoint %s: made with shuffle %u, this run uses %d", path, (unsigned)u32, o->shuffle);
+    CNN__CK(cnn__get32(&r, &u32, "restore_best"));
+    if ((int)u32 != o->restore_best) CNN__REFUSE("checkpoint %s: made with restore_best %u, this run uses %d", path, (unsigned)u32, o->restore_best);
+    CNN__CK(cnn__get32(&r, &u32, "epochs"));
+    if ((int)u32 != o->epochs) CNN__REFUSE("checkpoint %s: made with an epoch cap of %u, this run uses %d", path, (unsigned)u32, o->epochs);
+    CNN__CK(cnn__getf(&r, &f, "lr")); run->adam.lr = f;
+    CNN__CK(cnn__getf(&r, &f, "beta1")); run->adam.beta1 = f;
+    CNN__CK(cnn__getf(&r, &f, "beta2")); run->adam.beta2 = f;
+    CNN__CK(cnn__getf(&r, &f, "eps")); run->adam.eps = f;
+    if (run->adam.lr != o->adam.lr || run->adam.beta1 != o->adam.beta1 || run->adam.beta2 != o->adam.beta2 || run->adam.eps != o->adam.eps)
+        CNN__REFUSE("checkpoint %s: made with other Adam settings", path);
+    CNN__CK(cnn__get64(&r, &u64, "Adam's step")); run->adam.t = (int64_t)u64;
+    CNN__CK(cnn__get32(&r, &u32, "the epoch")); run->epoch = (int)u32;
+    CNN__CK(cnn__get64(&r, &u64, "the rng")); run->rng.state = u64;
+    CNN__CK(cnn__get32(&r, &u32, "the best epoch")); run->best_epoch = (int)u32;
+    CNN__CK(cnn__getd(&r, &run->best_loss, "the best loss"));
+    CNN__CK(cnn__get32(&r, &u32, "the wait")); run->wait = (int)u32;
+    CNN__CK(cnn__get32(&r, &u32, "the order's length"));
+    if (u32 != ntrain || run->epoch < 1 || run->epoch > o->epochs || run->best_epoch > run->epoch)
+        CNN__REFUSE("checkpoint %s: inconsistent progress (epoch %d, best %d, %u in order)", path, run->epoch, run->best_epoch,
+                    (unsigned)u32);
+    if ((r.size - r.at) / 4 < ntrain) CNN__REFUSE("checkpoint %s: truncated data order", path);
+    for (i = 0; i < ntrain; i++) {
+        cnn__get32(&r, &u32, "the order");
+        if (u32 >= ntrain) CNN__REFUSE("checkpoint %s: data order holds %u, beyond %zu samples", path, (unsigned)u32, ntrain);
+        run->idx[i] = u32;
+    }
+    if ((r.size - r.at) / 8 < net->nparams) CNN__REFUSE("checkpoint %s: truncated Adam moments", path);
+    for (i = 0; i < net->nparams; i++) cnn__getf(&r, &net->adam_m[i], "m");
+    for (i = 0; i < net->nparams; i++) cnn__getf(&r, &net->adam_v[i], "v");
+    CNN__CK(cnn__get32(&r, &u32, "has_best"));
+    if (u32 > 1 || (u32 && !run->best) || (u32 && (r.size - r.at) / 4 != net->nparams + net->nstate) || (!u32 && r.at != r.size))
+        CNN__REFUSE("checkpoint %s: best-weights block does not fit (%zu bytes left)", path, r.size - r.at);
+    if (u32) for (i = 0; i < net->nparams + net->nstate; i++) cnn__getf(&r, &run->best[i], "best");
+#undef CNN__CK
+#undef CNN__REFUSE
+    memcpy(net->params, saved->params, net->nparams * sizeof(float));
+    memcpy(net->state, saved->state, net->nstate * sizeof(float));
+    cnn_net_free(saved);
+    CNN_FREE(buf);
+    *found = 1;
+    return CNN_OK;
+fail:
+    cnn_net_free(saved);
     CNN_FREE(buf);
     return st;
 }

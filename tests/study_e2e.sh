@@ -52,19 +52,25 @@ for m in m01_bnact_s42 m22_bnact_s42; do
     diff <(strip "$out/a/$m/result.json") <(strip "$out/b/$m/result.json") > /dev/null || fail "$m differs between two runs"
 done
 
-# kill -9 while the second configuration trains, then run the same command again
+# kill -9 once the second configuration has checkpointed its first epoch, then run the same
+# command again: the finished run is skipped, the killed one resumes from its checkpoint, and
+# everything ends exactly as the uninterrupted run a did
 "$out/study" "${args[@]}" --out "$out/c" > "$out/c1.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do [ -f "$out/c/m01_bnact_s42/result.json" ] && break; sleep 0.1; done
-sleep 0.3
+for _ in $(seq 1 1200); do [ -f "$out/c/m22_bnact_s42/checkpoint.bin" ] && break; sleep 0.05; done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 [ -f "$out/c/m01_bnact_s42/result.json" ] || fail "the first run never finished"
+[ -f "$out/c/m22_bnact_s42/result.json" ] && fail "the kill came too late to test a resume"
 "$out/study" "${args[@]}" --out "$out/c" > "$out/c2.log"
 grep -q "m01_bnact_s42: finished before, skipped" "$out/c2.log" || fail "the finished run was redone"
+grep -q "m22 s42 resumed from its checkpoint after epoch 1" "$out/c2.log" || fail "m22 did not resume from its checkpoint"
 for m in m01_bnact_s42 m22_bnact_s42; do
     python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$out/c/$m/result.json" || fail "$m/result.json half-written"
     diff <(strip "$out/a/$m/result.json") <(strip "$out/c/$m/result.json") > /dev/null || fail "$m differs after resuming"
+    diff <(cut -d, -f1-5 "$out/a/$m/history.csv") <(cut -d, -f1-5 "$out/c/$m/history.csv") > /dev/null ||
+        fail "$m: history differs after resuming"
+    [ ! -e "$out/c/$m/checkpoint.bin" ] || fail "$m: checkpoint left after the run finished"
 done
 
 # --merge builds the same report from the run directories

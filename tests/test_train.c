@@ -2,6 +2,7 @@
    bar, early stopping and best-weight restore behave, bad data is refused, the training step
    allocates nothing, and the same seed gives bit-identical weights (also for 1 and 2 threads).
    cc -std=c99 -O2 tests/test_train.c -lm            (add -fopenmp for the thread check) */
+#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <stdio.h>
 static size_t allocations;
@@ -15,6 +16,7 @@ static void *counting_realloc(void *p, size_t n) { allocations++; return realloc
 #include "check.h"
 #include <string.h>
 #include <math.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -55,6 +57,7 @@ static int record(const cnn_epoch_info *e, void *user)
 }
 
 static int stop_at_two(const cnn_epoch_info *e, void *user) { (void)user; return e->epoch == 2; }
+static int stop_at_three(const cnn_epoch_info *e, void *user) { (void)user; return e->epoch == 3; }
 
 static const char *SPEC = "(8, (3,3), (1,1), 'relu', 0.1, 2, 'max') (8, (2,2), (1,1), 'tanh', 0.1, 2, 'min')";
 
@@ -170,6 +173,60 @@ int main(void)
         o.min_delta = 0.0; o.on_epoch = stop_at_two;
         CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_OK && r.epochs_run == 2 && r.stopped_early == 2,
               "a hook returning non-zero did not stop training after epoch 2 (ran %d)", r.epochs_run);
+    }
+
+    {   /* 5b. checkpoints: stop after epoch 3 (the hook stands in for a crash), run the same call
+               again, and it ends with the bits of an uninterrupted run; corrupt or foreign
+               checkpoints are refused */
+        cnn_train_opts o;
+        cnn_train_result r;
+        cnn_rng init;
+        cnn_net *c = NULL;
+        cnn_net_desc d = *cnn_net_get_desc(a);
+        char path[64];
+        float *want = (float *)malloc(np * sizeof(float));
+        FILE *f;
+        long size;
+        unsigned char byte;
+        snprintf(path, sizeof path, "/tmp/cnn_test_ckpt_%d.bin", (int)getpid());
+        remove(path);
+        cnn_train_opts_init(&o);
+        o.epochs = 6; o.batch = 50; o.val_split = 0.2; o.patience = 20; o.seed = 11;
+        cnn_rng_seed(&init, 11); cnn_net_init(a, &init);
+        CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_OK, "uninterrupted: %s", err.msg);
+        memcpy(want, cnn_net_params(a), np * sizeof(float));
+        o.checkpoint = path; o.on_epoch = stop_at_three;
+        cnn_rng_seed(&init, 11); cnn_net_init(a, &init);
+        CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_OK && r.epochs_run == 3, "first part: %s", err.msg);
+        o.on_epoch = NULL;
+        cnn_rng_seed(&init, 99); cnn_net_init(a, &init);   /* whatever the net holds now is replaced */
+        CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_OK && r.resumed_from == 3 && r.epochs_run == 6,
+              "resume: %s (resumed from %d, ran to %d)", err.msg, r.resumed_from, r.epochs_run);
+        CHECK(memcmp(want, cnn_net_params(a), np * sizeof(float)) == 0, "a resumed run ends with other weights");
+        /* another configuration */
+        d.blocks[0].filters = 9;
+        if (cnn_net_create(&c, &d, &err) == CNN_OK) {
+            CHECK(cnn_net_train(c, x, y, N, &o, &r, &err) == CNN_ERR_SHAPE && strstr(err.msg, "another configuration"),
+                  "foreign checkpoint: %s", err.msg);
+            cnn_net_free(c);
+        }
+        o.batch = 64;
+        CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_ERR_FORMAT && strstr(err.msg, "batch 50"),
+              "other options: %s", err.msg);
+        o.batch = 50;
+        /* one flipped byte */
+        f = fopen(path, "r+b");
+        CHECK(f != NULL, "cannot open %s", path);
+        if (f) {
+            fseek(f, 0, SEEK_END); size = ftell(f);
+            fseek(f, size / 2, SEEK_SET); byte = (unsigned char)fgetc(f);
+            fseek(f, size / 2, SEEK_SET); fputc(byte ^ 0x10, f);
+            fclose(f);
+            CHECK(cnn_net_train(a, x, y, N, &o, &r, &err) == CNN_ERR_CRC && strstr(err.msg, "checksum"),
+                  "corrupt checkpoint: %s", err.msg);
+        }
+        remove(path);
+        free(want);
     }
 
     {   /* 6. the training step allocates nothing */

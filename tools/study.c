@@ -153,6 +153,30 @@ static void on_batch(int epoch, int batch, int nbatches, double loss, void *user
     fflush(stderr);
 }
 
+/* Training resumed from a checkpoint at epoch `epoch`: keep the history rows of the epochs
+   before it (a row beyond the checkpoint is redone, with the same numbers) and carry on the
+   clock from the last kept row. */
+static void resume_history(run_ctx *c, int epoch)
+{
+    char path[700], *s, *line;
+    double last = 0;
+    result *r = c->r;
+    snprintf(path, sizeof path, "%s/history.csv", r->dir);
+    tcat(&c->csv, "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n");
+    if (!(s = read_all(path))) return;
+    for (line = strchr(s, '\n'); line && *++line && r->nh < 1000; line = strchr(line, '\n')) {
+        double ep, a, l, va, vl, sec;
+        if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &ep, &a, &l, &va, &vl, &sec) != 6 || ep >= epoch - 1) break;
+        tcat(&c->csv, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", (int)ep, a, l, va, vl, sec);
+        r->h_acc[r->nh] = a; r->h_loss[r->nh] = l; r->h_vacc[r->nh] = va; r->h_vloss[r->nh] = vl;
+        r->nh++;
+        last = sec;
+    }
+    free(s);
+    c->t0 -= last;   /* seconds keep counting from where the killed run stopped */
+    printf("  %s resumed from its checkpoint after epoch %d\n", c->label, epoch - 1);
+}
+
 static int on_epoch(const cnn_epoch_info *e, void *user)
 {
     run_ctx *c = (run_ctx *)user;
@@ -161,6 +185,7 @@ static int on_epoch(const cnn_epoch_info *e, void *user)
     int left = e->epochs - e->epoch, by_patience = c->o->patience - e->wait;
     char path[700];
     if (c->o->patience > 0 && by_patience < left) left = by_patience;
+    if (e->epoch > 1 && r->nh == 0) resume_history(c, e->epoch);
     if (r->nh < 1000) {
         r->h_acc[r->nh] = e->acc; r->h_loss[r->nh] = e->loss;
         r->h_vacc[r->nh] = e->val_acc; r->h_vloss[r->nh] = e->val_loss;
@@ -173,7 +198,7 @@ static int on_epoch(const cnn_epoch_info *e, void *user)
     fflush(stdout);
     c->t_epoch = t;
     /* the history as Keras' CSVLogger writes it, plus seconds; rewritten whole every epoch */
-    if (e->epoch == 1) tcat(&c->csv, "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n");
+    if (e->epoch == 1) { c->csv.len = 0; tcat(&c->csv, "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n"); }
     tcat(&c->csv, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", e->epoch - 1, e->acc, e->loss, e->val_acc, e->val_loss, t - c->t0);
     snprintf(path, sizeof path, "%s/history.csv", r->dir);
     {
@@ -607,7 +632,7 @@ static void run_one(const options *o, const cnn_dataset *train, const cnn_datase
     cnn_train_result tr;
     cnn_rng init;
     run_ctx c;
-    char label[64], path[700], rep[4096];
+    char label[64], path[700], rep[4096], ckpt[700];
     size_t ntrain = (size_t)floor((double)train->n * (1.0 - o->val_split)), i;
     float *probs;
     int *pred;
@@ -629,6 +654,8 @@ static void run_one(const options *o, const cnn_dataset *train, const cnn_datase
     memset(&c, 0, sizeof c);
     c.o = o; c.r = r; c.label = label; c.t0 = c.t_epoch = t0;
     to.user = &c;
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", r->dir);
+    to.checkpoint = ckpt;   /* every epoch; a killed run picks up from here */
     snprintf(label, sizeof label, "%s%02d s%llu", model ? "m" : "spec", model, seed);
     printf("%s: %s, %s, %zu parameters\n", label, r->spec, r->order, cnn_net_param_count(net));
     if (cnn_net_train(net, train->x, train->y, train->n, &to, &tr, &err)) die(label, &err);
@@ -646,7 +673,7 @@ static void run_one(const options *o, const cnn_dataset *train, const cnn_datase
     cnn_confusion_matrix(test->y, pred, test->n, 10, r->confusion, NULL);
     r->has_confusion = 1;
     free(probs); free(pred);
-    r->seconds = now_s() - t0;
+    r->seconds = now_s() - c.t0;
     /* model, report and plots first; result.json last, as the mark of a finished run */
     snprintf(path, sizeof path, "%s/model.cnn", r->dir);
     if (cnn_net_save(net, path, &err)) die("saving the model", &err);
@@ -664,6 +691,7 @@ static void run_one(const options *o, const cnn_dataset *train, const cnn_datase
     snprintf(path, sizeof path, "%s/confusion.svg", r->dir);
     svg_confusion(r->confusion, path, label);
     write_result_json(r, o, ntrain, train->n - ntrain, test->n);
+    remove(ckpt);   /* result.json now marks the run finished */
     printf("%s: train acc %.4f loss %.4f, test acc %.4f loss %.4f, %d epochs (best %d), %.0f s\n", label, r->train_acc,
            r->train_loss, r->test_acc, r->test_loss, r->epochs, r->best_epoch, r->seconds);
     cnn_net_free(net);
