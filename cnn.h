@@ -837,13 +837,16 @@ CNN_API cnn_status cnn_conv_shape_init(cnn_conv_shape *cs, int n, int c, int h, 
         cs->p = (h - r) / stride_h + 1;
         cs->q = (w - s) / stride_w + 1;
     } else {
-        int th, tw;
-        cs->p = (h + stride_h - 1) / stride_h;
-        cs->q = (w + stride_w - 1) / stride_w;
-        th = (cs->p - 1) * stride_h + r - h;
-        tw = (cs->q - 1) * stride_w + s - w;
-        cs->pad_top = th > 0 ? th / 2 : 0;
-        cs->pad_left = tw > 0 ? tw / 2 : 0;
+        long long th, tw;                   /* padded extent - input: may pass INT_MAX */
+        cs->p = (h - 1) / stride_h + 1;
+        cs->q = (w - 1) / stride_w + 1;
+        th = (long long)(cs->p - 1) * stride_h + r - h;
+        tw = (long long)(cs->q - 1) * stride_w + s - w;
+        if (th + h > INT_MAX || tw + w > INT_MAX)
+            return cnn__fail(err, CNN_ERR_OVERFLOW, "conv: %dx%d kernel with stride %dx%d on a %dx%dx%d input: "
+                             "the padded input passes INT_MAX", r, s, stride_h, stride_w, h, w, c);
+        cs->pad_top = th > 0 ? (int)(th / 2) : 0;
+        cs->pad_left = tw > 0 ? (int)(tw / 2) : 0;
     }
     cnn__ok(err);
     return CNN_OK;
@@ -1626,7 +1629,7 @@ static cnn_status cnn__expect_rate(cnn__lexer *lx, float *out, const char *what)
         }
     }
     if (!digits || digits > 12) { lx->at = start; return cnn__expected(lx, what); }
-    if (v >= 1.0)
+    if (v >= 1.0 || (float)v >= 1.0f)       /* 0.99999999999 is 1.0f */
         return cnn__fail(lx->err, CNN_ERR_SPEC, "spec: byte %zu: %s %.*s is out of range: it must be in [0, 1)",
                          start, what, (int)(lx->at - start), lx->s + start);
     *out = (float)v;
@@ -1729,16 +1732,36 @@ CNN_API cnn_status cnn_spec_parse(const char *text, cnn_block *blocks, int max_b
     return CNN_OK;
 }
 
+/* A rate as the notation writes it: fixed point (the parser reads no exponent), with the fewest
+   digits, at most 11, that cnn__expect_rate reads back as the same float ("0", "0.2", "0.1234567"). */
+static void cnn__rate_text(float rate, char *buf, size_t cap)
+{
+    int digits;
+    for (digits = 1; digits <= 11; digits++) {
+        cnn__lexer lx;
+        float back = -1.0f;
+        size_t n;
+        snprintf(buf, cap, "%.*f", digits, (double)rate);
+        n = strlen(buf);
+        while (n > 1 && buf[n - 1] == '0') buf[--n] = 0;       /* "0.20" -> "0.2", "0.0" -> "0." */
+        if (n > 1 && buf[n - 1] == '.') buf[--n] = 0;          /* "0." -> "0" */
+        lx.s = buf; lx.at = 0; lx.err = NULL;
+        if (cnn__expect_rate(&lx, &back, "a rate") == CNN_OK && back == rate) return;
+    }
+}
+
 CNN_API size_t cnn_spec_format(const cnn_block *blocks, int nblocks, char *buf, size_t cap)
 {
     size_t len = 0;
     int i;
-    char tmp[160];
+    char tmp[160], rate[32];
     for (i = 0; i < nblocks; i++) {
         const cnn_block *b = &blocks[i];
-        int k = snprintf(tmp, sizeof tmp, "%s(%d, (%d,%d), (%d,%d), '%s', %g, %d, '%s')", i ? " " : "",
-                         b->filters, b->kernel_h, b->kernel_w, b->stride_h, b->stride_w, cnn_act_name(b->act),
-                         (double)b->dropout, b->pool, cnn_pool_type_name(b->pool_type));
+        int k;
+        cnn__rate_text(b->dropout, rate, sizeof rate);
+        k = snprintf(tmp, sizeof tmp, "%s(%d, (%d,%d), (%d,%d), '%s', %s, %d, '%s')", i ? " " : "",
+                     b->filters, b->kernel_h, b->kernel_w, b->stride_h, b->stride_w, cnn_act_name(b->act),
+                     rate, b->pool, cnn_pool_type_name(b->pool_type));
         if (k < 0) k = 0;
         if (len < cap) {
             size_t room = cap - len - 1 < (size_t)k ? cap - len - 1 : (size_t)k;
@@ -1860,7 +1883,17 @@ static cnn__layer *cnn__push(cnn__layer *layers, int *count, cnn_layer_kind kind
     return L;
 }
 
-CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_error *err)
+/* a*b*c when it is at most INT_MAX (every size of one layer must fit an int), else 0 */
+static size_t cnn__int_count(size_t a, size_t b, size_t c)
+{
+    size_t r;
+    if (!cnn__mul_size(a, b, &r) || !cnn__mul_size(r, c, &r) || r > (size_t)INT_MAX) return 0;
+    return r;
+}
+
+/* cnn_net_create; when want is not NULL (the model loader), the net must have want[0]
+   parameters and want[1] statistics, checked before they are allocated. */
+static cnn_status cnn__net_create(cnn_net **out, const cnn_net_desc *d, const uint64_t *want, cnn_error *err)
 {
     cnn_net *net;
     cnn__layer *layers;
@@ -1875,6 +1908,8 @@ CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_erro
     if (!(d->bn_momentum >= 0.0f && d->bn_momentum <= 1.0f) || !(d->bn_eps > 0.0f))
         return cnn__fail(err, CNN_ERR_ARG, "net: batch-norm momentum %g must be in [0,1] and epsilon %g > 0",
                          (double)d->bn_momentum, (double)d->bn_eps);
+    if (!cnn__int_count((size_t)c, (size_t)h, (size_t)w))
+        return cnn__fail(err, CNN_ERR_OVERFLOW, "net: input %dx%dx%d has more than INT_MAX values", h, w, c);
     /* at most 5 layers per block plus the dense layer */
     layers = (cnn__layer *)CNN_MALLOC(sizeof(cnn__layer) * (size_t)(5 * d->nblocks + 1));
     if (!layers) return cnn__fail(err, CNN_ERR_NOMEM, "net: cannot allocate the layer list");
@@ -1898,13 +1933,20 @@ CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_erro
             return cnn__fail(err, st, "net: block %d: conv %d %dx%d stride %dx%d does not fit its %dx%dx%d input",
                              i + 1, b->filters, b->kernel_h, b->kernel_w, b->stride_h, b->stride_w, h, w, c);
         }
+        if (!cnn__int_count((size_t)c, (size_t)b->kernel_h, (size_t)b->kernel_w) ||
+            !cnn__int_count((size_t)b->filters, (size_t)b->kernel_h, (size_t)b->kernel_w) ||
+            !cnn__int_count((size_t)b->filters, (size_t)cs.p, (size_t)cs.q)) {
+            CNN_FREE(layers);
+            return cnn__fail(err, CNN_ERR_OVERFLOW, "net: block %d: conv %d %dx%d on its %dx%dx%d input: a fan or "
+                             "the output has more than INT_MAX values", i + 1, b->filters, b->kernel_h, b->kernel_w,
+                             h, w, c);
+        }
         L = cnn__push(layers, &count, CNN_LAYER_CONV, i, c, h, w);
         L->conv = cs;
         L->pad = b->padding;
         L->out_c = c = b->filters; L->out_h = h = cs.p; L->out_w = w = cs.q;
-        L->nw = (size_t)b->filters * L->in_c * b->kernel_h * b->kernel_w;
         L->nb = (size_t)b->filters;
-        L->fan_in = L->in_c * b->kernel_h * b->kernel_w;
+        L->fan_in = L->in_c * b->kernel_h * b->kernel_w;   /* all three checked <= INT_MAX above */
         L->fan_out = b->filters * b->kernel_h * b->kernel_w;
         for (j = 0; j < 2; j++) {   /* batchnorm and activation, in the chosen order */
             int bn_first = d->order == CNN_ORDER_CONV_BN_ACT;
@@ -1936,19 +1978,31 @@ CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_erro
     {   /* flatten (free: NCHW is already flat per sample) + dense */
         cnn__layer *L = cnn__push(layers, &count, CNN_LAYER_DENSE, -1, c, h, w);
         L->out_c = d->classes; L->out_h = L->out_w = 1;
-        L->nw = (size_t)d->classes * c * h * w;
-        L->nb = (size_t)d->classes;
+        L->nb = (size_t)d->classes;                          /* nw: in the layout loop below */
         L->fan_in = c * h * w;
         L->fan_out = d->classes;
     }
     /* lay the parameters out in one block, layer after layer: weights then biases */
     for (i = 0; i < count; i++) {
         cnn__layer *L = &layers[i];
-        L->in_size = (size_t)L->in_c * L->in_h * L->in_w;
+        const size_t most = (size_t)-1 / (4 * sizeof(float));   /* the block and its 3 twins */
+        L->in_size = (size_t)L->in_c * L->in_h * L->in_w;      /* each <= INT_MAX, checked above */
         L->out_size = (size_t)L->out_c * L->out_h * L->out_w;
+        if ((L->kind == CNN_LAYER_CONV && !cnn__mul_size((size_t)L->fan_in, (size_t)L->out_c, &L->nw)) ||
+            (L->kind == CNN_LAYER_DENSE && !cnn__mul_size(L->in_size, (size_t)d->classes, &L->nw)))
+            L->nw = (size_t)-1;                                  /* refused just below */
+        if (L->nw > most - np || L->nb > most - np - L->nw) {
+            CNN_FREE(layers);
+            return cnn__fail(err, CNN_ERR_OVERFLOW, "net: the parameters overflow size_t at layer %d", i + 1);
+        }
         L->w_off = np; np += L->nw;
         L->b_off = np; np += L->nb;
         if (L->kind == CNN_LAYER_BATCHNORM) { L->st_off = ns; ns += 2 * (size_t)L->out_c; }
+    }
+    if (want && (want[0] != np || want[1] != ns)) {
+        CNN_FREE(layers);
+        return cnn__fail(err, CNN_ERR_FORMAT, "model: %llu parameters and %llu statistics stored, the architecture "
+                         "has %zu and %zu", (unsigned long long)want[0], (unsigned long long)want[1], np, ns);
     }
     net = (cnn_net *)CNN_MALLOC(sizeof *net);
     if (!net) { CNN_FREE(layers); return cnn__fail(err, CNN_ERR_NOMEM, "net: out of memory"); }
@@ -1982,6 +2036,11 @@ CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_erro
 nomem:
     cnn_net_free(net);
     return cnn__fail(err, CNN_ERR_NOMEM, "net: cannot allocate %zu parameters", np);
+}
+
+CNN_API cnn_status cnn_net_create(cnn_net **out, const cnn_net_desc *d, cnn_error *err)
+{
+    return cnn__net_create(out, d, NULL, err);
 }
 
 CNN_API void cnn_net_init(cnn_net *net, cnn_rng *r)
@@ -3856,7 +3915,7 @@ CNN_API cnn_status cnn_net_load_mem(cnn_net **out, const void *data, size_t size
     cnn_net_desc d;
     cnn_net *net = NULL;
     uint32_t version = 0, stored, crc;
-    uint64_t np = 0, ns = 0;
+    uint64_t np = 0, ns = 0, want[2];
     size_t i, need;
     int b, v = 0;
     cnn_status st;
@@ -3912,8 +3971,10 @@ CNN_API cnn_status cnn_net_load_mem(cnn_net **out, const void *data, size_t size
     if (crc != stored)
         return cnn__fail(err, CNN_ERR_CRC, "model: checksum mismatch: stored %08x, computed %08x (corrupt file)",
                          (unsigned)stored, (unsigned)crc);
-    if ((st = cnn_net_create(&net, &d, err))) {
+    want[0] = np; want[1] = ns;
+    if ((st = cnn__net_create(&net, &d, want, err))) {
         char msg[256];
+        if (st == CNN_ERR_FORMAT) return st;        /* the counts differ: the message says so */
         snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
         if (st == CNN_ERR_NOMEM) return cnn__fail(err, st, "model: %s", msg);   /* the file may be fine */
         return cnn__fail(err, CNN_ERR_FORMAT, "model: the stored architecture is invalid: %s", msg);

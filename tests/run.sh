@@ -87,7 +87,21 @@ if [ "${QUICK:-0}" != 1 ]; then
     done
 fi
 
-# 5. the examples and tools run
+# valgrind on the gcc build: the tests that read files and parse input (the training tests
+# are too slow under it; ASan covers them)
+if [ "${QUICK:-0}" != 1 ]; then
+    for t in test_layers test_spec test_model test_gzip test_idx test_alloc_fail; do
+        [ -x "$out/$t" ] && step "run-$t-valgrind" valgrind -q --error-exitcode=1 --leak-check=full "$out/$t"
+    done
+fi
+
+# 5. fuzzing: every harness replays its corpus and regressions under ASan+UBSan and valgrind,
+# then fuzzes for FUZZ_SECONDS (10) under libFuzzer; any finding fails
+if [ "${QUICK:-0}" != 1 ]; then
+    step fuzz env FUZZ_BUILD_DIR="$out/fuzz" bash tests/fuzz/run.sh
+fi
+
+# 6. the examples and tools run
 step run-quickstart "$out/quickstart"
 bench_smoke() { "$out/bench" --quick > "$out/bench.txt" && grep -q '^train_images_per_s model=1 batch=32 threads=1: [0-9]' "$out/bench.txt" &&
                 grep -q '^peak_gflops' "$out/bench.txt"; }
@@ -98,7 +112,7 @@ idxinfo_smoke() {
 }
 step run-idxinfo idxinfo_smoke
 
-# 6. the study end to end on a small budget, with a kill -9 and a resume
+# 7. the study end to end on a small budget, with a kill -9 and a resume
 step study-end-to-end bash tests/study_e2e.sh "$out/study"
 predict_smoke() { "$out/predict" "$out/study/a/m22_bnact_s42/model.cnn" 3 | grep -q '^accuracy over 10000 test images: 0\.[5-9]'; }
 step run-predict-on-a-study-model predict_smoke

@@ -272,6 +272,10 @@ FUZZ_UNUSED void fuzz_ref_plan_make(const cnn_net_desc *d, fuzz_ref_plan *p)
         } else {
             oh = (h + b->stride_h - 1) / b->stride_h;
             ow = (w + b->stride_w - 1) / b->stride_w;
+            fan = (double)h + b->stride_h - 1;                                 /* the ceiling's sum */
+            if (fan > p->largest_int) p->largest_int = fan;
+            fan = (double)w + b->stride_w - 1;
+            if (fan > p->largest_int) p->largest_int = fan;
             fan = (double)(oh - 1) * b->stride_h + b->kernel_h;          /* padded extent */
             if (fan > p->largest_int) p->largest_int = fan;
             fan = (double)(ow - 1) * b->stride_w + b->kernel_w;
