@@ -919,7 +919,8 @@ CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, c
    vector types (no intrinsics: the same source compiles to SSE2, AVX2 or AVX-512 registers);
    CNN_GEMM_PORTABLE (or any other compiler) selects the plain-C kernel below it, which gives
    the same results up to rounding order and is what the tests compare both against. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(CNN_GEMM_PORTABLE)
+#include <float.h>   /* FLT_EVAL_METHOD: x87 builds (-m32 without SSE) evaluate floats wider */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(CNN_GEMM_PORTABLE) && FLT_EVAL_METHOD == 0
 #define CNN__GEMM_VECTOR 1
 #if defined(__AVX512F__)
 #define CNN__VW 16
@@ -2322,9 +2323,10 @@ static void cnn__locate_nonfinite(const cnn_net *net, int n, char *buf, size_t c
     for (i = 0; i < net->nlayers; i++) {
         const cnn__layer *L = &net->layers[i];
         if (!cnn__all_finite(L->out, (size_t)n * L->out_size)) {
+            char blk[24] = "";
             cnn__layer_text(L, text, sizeof text);
-            snprintf(buf, cap, "first in the output of layer %d (%s%s%d)", i + 1, text, L->block >= 0 ? ", block " : "",
-                     L->block + 1);
+            if (L->block >= 0) snprintf(blk, sizeof blk, ", block %d", L->block + 1);
+            snprintf(buf, cap, "first in the output of layer %d (%s%s)", i + 1, text, blk);
             return;
         }
     }

@@ -60,6 +60,16 @@ for arch in native x86-64-v3; do
     fi
 done
 
+# 32-bit builds (size_t of 32 bits, x87 floats) where the toolchain has them (gcc-multilib)
+if printf 'int main(void){return 0;}\n' | gcc -m32 -x c - -o "$out/m32_probe" >/dev/null 2>&1; then
+    for t in $TESTS; do
+        step "build-$t-m32" gcc $WARN -m32 -O2 "tests/$t.c" -o "$out/${t}_m32" -lm
+        step "run-$t-m32" "$out/${t}_m32"
+    done
+else
+    echo "skip  -m32 builds: gcc cannot build 32-bit programs here (install gcc-multilib)"
+fi
+
 # divergence is caught by reading exponent bits, so it survives -ffast-math
 step build-test_train-fast-math gcc $WARN -O2 -ffast-math tests/test_train.c -o "$out/train_fastmath" -lm
 step run-test_train-fast-math "$out/train_fastmath"

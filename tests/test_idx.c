@@ -340,7 +340,7 @@ static void test_dataset(void)
     if (st == CNN_OK) {
         CHECK(d.n == 5 && d.c == 1 && d.h == 7 && d.w == 6 && d.classes == 10, "data set shape");
         for (i = 0; i < 210; i++)
-            ok &= d.x[i] == (float)vec_small_images_idx[16 + i] / 255.0f && d.x[i] >= 0.0f &&
+            ok &= d.x[i] == (float)((float)vec_small_images_idx[16 + i] / 255.0f) && d.x[i] >= 0.0f &&
                   d.x[i] <= 1.0f;
         CHECK(ok, "pixels are byte / 255");
         CHECK(d.y[0] == 3 && d.y[1] == 1 && d.y[2] == 4 && d.y[3] == 1 && d.y[4] == 5, "labels");

@@ -173,7 +173,9 @@ static void test_adam(void)
     cnn_adam a;
     int t;
     cnn_adam_init(&a);
-    CHECK(a.lr == 1e-3f && a.beta1 == 0.9f && a.beta2 == 0.999f && a.eps == 1e-7f, "Adam defaults are not Keras'");
+    /* the casts drop x87's excess precision (-m32): a float constant may be wider than a float */
+    CHECK(a.lr == (float)1e-3f && a.beta1 == (float)0.9f && a.beta2 == (float)0.999f && a.eps == (float)1e-7f,
+          "Adam defaults are not Keras'");
     for (t = 0; t < 3; t++) {
         want_p -= step[t] * want_m[t] / (sqrt(want_v[t]) + 1e-7);
         cnn_adam_step(&a, 1, &p, &g[t], &m, &v);
