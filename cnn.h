@@ -2461,6 +2461,7 @@ CNN_API cnn_status cnn_net_train(cnn_net *net, const float *x, const int *y, siz
 #else
         cnn__run run;
         int found = 0;
+        memset(&run, 0, sizeof run);
         run.idx = idx; run.best = best;
         if ((st = cnn__ckpt_read(o->checkpoint, net, o, n, ntrain, &run, &found, err))) goto done;
         if (found) {
@@ -4132,23 +4133,21 @@ static cnn_status cnn__ckpt_write(const char *path, const cnn_net *net, const cn
     return st;
 }
 
-static cnn_status cnn__ckpt_read(const char *path, cnn_net *net, const cnn_train_opts *o, size_t n, size_t ntrain,
-                                 cnn__run *run, int *found, cnn_error *err)
+/* Checks a whole checkpoint held in memory and, only when every field is valid, moves its
+   state into net (parameters, statistics, Adam's moments) and run (progress, rng, order, best
+   weights). On failure nothing of net or run has changed. path only names it in messages. */
+static cnn_status cnn__ckpt_parse(const unsigned char *buf, size_t len, const char *path, cnn_net *net,
+                                  const cnn_train_opts *o, size_t n, size_t ntrain, cnn__run *run, cnn_error *err)
 {
-    unsigned char *buf = NULL;
-    size_t len = 0, i;
+    size_t i, order_at, moments_at, best_at = 0;
     cnn__reader r;
-    uint32_t u32 = 0, mb = 0, version = 0;
+    uint32_t u32 = 0, mb = 0, version = 0, has_best = 0;
     uint64_t u64 = 0;
     double d = 0;
     float f = 0;
+    cnn__run got = *run;
     cnn_net *saved = NULL;
     cnn_status st;
-    FILE *probe = fopen(path, "rb");
-    *found = 0;
-    if (!probe) return CNN_OK;   /* no checkpoint yet: a fresh start */
-    fclose(probe);
-    if ((st = cnn__read_file(path, ((size_t)1 << 31), &buf, &len, err))) return st;
     r.p = buf; r.size = len; r.at = 8; r.err = err;
 #define CNN__CK(x) do { if ((st = (x))) goto fail; } while (0)
 #define CNN__REFUSE(...) do { st = cnn__fail(err, CNN_ERR_FORMAT, __VA_ARGS__); goto fail; } while (0)
@@ -4191,46 +4190,71 @@ static cnn_status cnn__ckpt_read(const char *path, cnn_net *net, const cnn_train
     if ((int)u32 != o->restore_best) CNN__REFUSE("checkpoint %s: made with restore_best %u, this run uses %d", path, (unsigned)u32, o->restore_best);
     CNN__CK(cnn__get32(&r, &u32, "epochs"));
     if ((int)u32 != o->epochs) CNN__REFUSE("checkpoint %s: made with an epoch cap of %u, this run uses %d", path, (unsigned)u32, o->epochs);
-    CNN__CK(cnn__getf(&r, &f, "lr")); run->adam.lr = f;
-    CNN__CK(cnn__getf(&r, &f, "beta1")); run->adam.beta1 = f;
-    CNN__CK(cnn__getf(&r, &f, "beta2")); run->adam.beta2 = f;
-    CNN__CK(cnn__getf(&r, &f, "eps")); run->adam.eps = f;
-    if (run->adam.lr != o->adam.lr || run->adam.beta1 != o->adam.beta1 || run->adam.beta2 != o->adam.beta2 || run->adam.eps != o->adam.eps)
+    CNN__CK(cnn__getf(&r, &f, "lr")); got.adam.lr = f;
+    CNN__CK(cnn__getf(&r, &f, "beta1")); got.adam.beta1 = f;
+    CNN__CK(cnn__getf(&r, &f, "beta2")); got.adam.beta2 = f;
+    CNN__CK(cnn__getf(&r, &f, "eps")); got.adam.eps = f;
+    if (got.adam.lr != o->adam.lr || got.adam.beta1 != o->adam.beta1 || got.adam.beta2 != o->adam.beta2 || got.adam.eps != o->adam.eps)
         CNN__REFUSE("checkpoint %s: made with other Adam settings", path);
-    CNN__CK(cnn__get64(&r, &u64, "Adam's step")); run->adam.t = (int64_t)u64;
-    CNN__CK(cnn__get32(&r, &u32, "the epoch")); run->epoch = (int)u32;
-    CNN__CK(cnn__get64(&r, &u64, "the rng")); run->rng.state = u64;
-    CNN__CK(cnn__get32(&r, &u32, "the best epoch")); run->best_epoch = (int)u32;
-    CNN__CK(cnn__getd(&r, &run->best_loss, "the best loss"));
-    CNN__CK(cnn__get32(&r, &u32, "the wait")); run->wait = (int)u32;
+    CNN__CK(cnn__get64(&r, &u64, "Adam's step")); got.adam.t = (int64_t)(u64 & 0x7FFFFFFFFFFFFFFFull);
+    CNN__CK(cnn__get32(&r, &u32, "the epoch")); got.epoch = (int)(u32 & 0x7FFFFFFFu);
+    CNN__CK(cnn__get64(&r, &u64, "the rng")); got.rng.state = u64;
+    CNN__CK(cnn__get32(&r, &u32, "the best epoch")); got.best_epoch = (int)(u32 & 0x7FFFFFFFu);
+    CNN__CK(cnn__getd(&r, &got.best_loss, "the best loss"));
+    CNN__CK(cnn__get32(&r, &u32, "the wait")); got.wait = (int)(u32 & 0x7FFFFFFFu);
     CNN__CK(cnn__get32(&r, &u32, "the order's length"));
-    if (u32 != ntrain || run->epoch < 1 || run->epoch > o->epochs || run->best_epoch > run->epoch)
-        CNN__REFUSE("checkpoint %s: inconsistent progress (epoch %d, best %d, %u in order)", path, run->epoch, run->best_epoch,
-                    (unsigned)u32);
+    if (u32 != ntrain || got.epoch < 1 || got.epoch > o->epochs || got.best_epoch > got.epoch || got.wait > got.epoch)
+        CNN__REFUSE("checkpoint %s: inconsistent progress (epoch %d, best %d, wait %d, %u in order)", path, got.epoch,
+                    got.best_epoch, got.wait, (unsigned)u32);
+    /* check the rest for size and range before anything is copied out */
     if ((r.size - r.at) / 4 < ntrain) CNN__REFUSE("checkpoint %s: truncated data order", path);
+    order_at = r.at;
     for (i = 0; i < ntrain; i++) {
         cnn__get32(&r, &u32, "the order");
         if (u32 >= ntrain) CNN__REFUSE("checkpoint %s: data order holds %u, beyond %zu samples", path, (unsigned)u32, ntrain);
-        run->idx[i] = u32;
     }
     if ((r.size - r.at) / 8 < net->nparams) CNN__REFUSE("checkpoint %s: truncated Adam moments", path);
-    for (i = 0; i < net->nparams; i++) cnn__getf(&r, &net->adam_m[i], "m");
-    for (i = 0; i < net->nparams; i++) cnn__getf(&r, &net->adam_v[i], "v");
-    CNN__CK(cnn__get32(&r, &u32, "has_best"));
-    if (u32 > 1 || (u32 && !run->best) || (u32 && (r.size - r.at) / 4 != net->nparams + net->nstate) || (!u32 && r.at != r.size))
+    moments_at = r.at;
+    r.at += 8 * net->nparams;
+    CNN__CK(cnn__get32(&r, &has_best, "has_best"));
+    if (has_best > 1 || (has_best && !run->best) || (has_best && (r.size - r.at) / 4 != net->nparams + net->nstate) ||
+        (!has_best && r.at != r.size) || (has_best != 0) != (got.best_epoch > 0))
         CNN__REFUSE("checkpoint %s: best-weights block does not fit (%zu bytes left)", path, r.size - r.at);
-    if (u32) for (i = 0; i < net->nparams + net->nstate; i++) cnn__getf(&r, &run->best[i], "best");
+    best_at = r.at;
 #undef CNN__CK
 #undef CNN__REFUSE
+    /* all valid: move it in */
+    r.at = order_at;
+    for (i = 0; i < ntrain; i++) cnn__get32(&r, &got.idx[i], "the order");
+    r.at = moments_at;
+    for (i = 0; i < net->nparams; i++) cnn__getf(&r, &net->adam_m[i], "m");
+    for (i = 0; i < net->nparams; i++) cnn__getf(&r, &net->adam_v[i], "v");
+    r.at = best_at;
+    if (has_best) for (i = 0; i < net->nparams + net->nstate; i++) cnn__getf(&r, &got.best[i], "best");
     memcpy(net->params, saved->params, net->nparams * sizeof(float));
     memcpy(net->state, saved->state, net->nstate * sizeof(float));
     cnn_net_free(saved);
-    CNN_FREE(buf);
-    *found = 1;
+    *run = got;
     return CNN_OK;
 fail:
     cnn_net_free(saved);
+    return st;
+}
+
+static cnn_status cnn__ckpt_read(const char *path, cnn_net *net, const cnn_train_opts *o, size_t n, size_t ntrain,
+                                 cnn__run *run, int *found, cnn_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    cnn_status st;
+    FILE *probe = fopen(path, "rb");
+    *found = 0;
+    if (!probe) return CNN_OK;   /* no checkpoint yet: a fresh start */
+    fclose(probe);
+    if ((st = cnn__read_file(path, cnn__limits(NULL).max_file_bytes, &buf, &len, err))) return st;
+    st = cnn__ckpt_parse(buf, len, path, net, o, n, ntrain, run, err);
     CNN_FREE(buf);
+    *found = st == CNN_OK;
     return st;
 }
 

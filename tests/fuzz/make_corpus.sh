@@ -6,6 +6,7 @@
 #                 small windows, full flushes, every header flag, several members
 #   fuzz_model    one model file per layer type and option        (tests/fuzz/make_corpus.c)
 #   fuzz_spec     every spec string of the study, malformed ones  (tests/fuzz/make_corpus.c)
+#   fuzz_ckpt     a checkpoint written by training                (tests/fuzz/fuzz_ckpt.c)
 # Each seed ends with its harness's option bytes. Needs cc and python3 (zlib module).
 #   bash tests/fuzz/make_corpus.sh
 set -eu
@@ -16,6 +17,12 @@ mkdir -p "$dir"/fuzz_idx "$dir"/fuzz_idx_any "$dir"/fuzz_gzip "$dir"/fuzz_model 
 mkdir -p build/fuzz
 cc -std=c99 -O1 tests/fuzz/make_corpus.c -lm -o build/fuzz/make_corpus
 build/fuzz/make_corpus "$dir"
+# fuzz_ckpt: a real checkpoint after 2 of 4 epochs, as is and with the CRC-fixing option
+mkdir -p "$dir"/fuzz_ckpt
+cc -std=c99 -O1 -DFUZZ_CKPT_SEED tests/fuzz/fuzz_ckpt.c -lm -o build/fuzz/make_ckpt_seed
+build/fuzz/make_ckpt_seed "$dir"/fuzz_ckpt/after_epoch_2
+python3 -c "import sys; b=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(b[:-1]+bytes([1]))" \
+    "$dir"/fuzz_ckpt/after_epoch_2 "$dir"/fuzz_ckpt/after_epoch_2_fixcrc
 
 python3 - "$dir" <<'EOF'
 import os, struct, sys, zlib

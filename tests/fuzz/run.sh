@@ -10,7 +10,7 @@
 # The executions per harness are written to $out/fuzz-stats.txt (and printed).
 #   bash tests/fuzz/run.sh                    FUZZ_SECONDS=60 bash tests/fuzz/run.sh
 # FUZZ_CFLAGS adds flags to the libFuzzer builds only (e.g. -DFUZZ_ALLOW_KNOWN, see
-# fuzz_model.c and fuzz_spec.c); FUZZ_HARNESSES picks some (default "idx gzip idx_any model
+# fuzz_model.c and fuzz_spec.c); FUZZ_HARNESSES picks some (default "idx gzip idx_any model ckpt
 # spec"); FUZZ_BUILD_DIR moves the build (default build/fuzz).
 set -u
 cd "$(dirname "$0")/../.."
@@ -18,8 +18,8 @@ out=${FUZZ_BUILD_DIR:-build/fuzz}
 secs=${FUZZ_SECONDS:-10}
 mkdir -p "$out/logs"
 passed=0 failed=0
-HARNESSES=${FUZZ_HARNESSES:-idx gzip idx_any model spec}
-declare -A MAXLEN=([idx]=8192 [gzip]=16384 [idx_any]=16384 [model]=4096 [spec]=1024)
+HARNESSES=${FUZZ_HARNESSES:-idx gzip idx_any model ckpt spec}
+declare -A MAXLEN=([idx]=8192 [gzip]=16384 [idx_any]=16384 [model]=4096 [ckpt]=4096 [spec]=1024)
 
 # step NAME COMMAND...: run it, keep its output in $out/logs/NAME.log, show the tail on failure
 step() {
