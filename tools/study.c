@@ -721,7 +721,7 @@ static void usage(FILE *f)
 "  --data DIR        Fashion-MNIST directory (default: $CNN_DATA_DIR, then %s)\n"
 "  --out DIR         where results go (default results)\n"
 "  --quick           a small budget for a first look: --limit 6000 --test-limit 2000 --epochs 5\n"
-"                    --patience 5 (about 6 minutes on 2 cores; the figures are then well below the\n"
+"                    --patience 5 (about 10 minutes on 2 idle cores; the figures are then well below the\n"
 "                    study's: 845 steps are few for batch norm's running averages at momentum 0.99)\n"
 "  --bn-momentum M   batch-norm momentum (default 0.99, Keras')\n"
 "  --no-progress     no progress bar\n"
