@@ -919,8 +919,11 @@ CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, c
    vector types (no intrinsics: the same source compiles to SSE2, AVX2 or AVX-512 registers);
    CNN_GEMM_PORTABLE (or any other compiler) selects the plain-C kernel below it, which gives
    the same results up to rounding order and is what the tests compare both against. */
-#include <float.h>   /* FLT_EVAL_METHOD: x87 builds (-m32 without SSE) evaluate floats wider */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(CNN_GEMM_PORTABLE) && FLT_EVAL_METHOD == 0
+/* FLT_EVAL_METHOD: 1 or 2 means floats are evaluated wider (x87, as in -m32 without SSE), where
+   vector and scalar code round differently; 0 and 16 (GCC's value in GNU mode when the target has
+   AVX512-FP16: only _Float16 is widened) both mean floats are evaluated as floats. */
+#include <float.h>
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(CNN_GEMM_PORTABLE) && (FLT_EVAL_METHOD == 0 || FLT_EVAL_METHOD == 16)
 #define CNN__GEMM_VECTOR 1
 #if defined(__AVX512F__)
 #define CNN__VW 16
