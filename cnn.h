@@ -1177,13 +1177,19 @@ static void cnn__col2im(const cnn_conv_shape *cs, const float *col, float *dx)
         for (r = 0; r < cs->r; r++)
             for (s = 0; s < cs->s; s++) {
                 const float *row = col + ((size_t)(c * cs->r + r) * cs->s + s) * P * Q;
+                /* the same range of in-image columns as im2col */
+                const int sw = cs->stride_w, off = s - cs->pad_left;
+                const int q0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int q1 = cs->w - off <= 0 ? 0 : (cs->w - off + sw - 1) / sw;
+                if (q1 > Q) q1 = Q;
                 for (p = 0; p < P; p++) {
-                    int ih = p * cs->stride_h - cs->pad_top + r;
+                    const int ih = p * cs->stride_h - cs->pad_top + r;
+                    const float *CNN__RESTRICT src = row + (size_t)p * Q;
+                    float *CNN__RESTRICT dst;
                     if (ih < 0 || ih >= cs->h) continue;
-                    for (q = 0; q < Q; q++) {
-                        int iw = q * cs->stride_w - cs->pad_left + s;
-                        if (iw >= 0 && iw < cs->w) dx[((size_t)c * cs->h + ih) * cs->w + iw] += row[(size_t)p * Q + q];
-                    }
+                    dst = dx + ((size_t)c * cs->h + ih) * cs->w + off;
+                    if (sw == 1) for (q = q0; q < q1; q++) dst[q] += src[q];
+                    else for (q = q0; q < q1; q++) dst[q * sw] += src[q];
                 }
             }
 }
@@ -1219,13 +1225,8 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
     if (db) {
         CNN__OMP_FOR(K > 1 && (double)N * ys > CNN__OMP_MIN_WORK)
         for (k = 0; k < K; k++) {
-            int m, j;
-            for (m = 0; m < N; m++) {
-                const float *g = dy + (size_t)m * ys + (size_t)k * PQ;
-                float s = 0.0f;
-                for (j = 0; j < PQ; j++) s += g[j];
-                db[k] += s;
-            }
+            int m;
+            for (m = 0; m < N; m++) db[k] += cnn__sum(dy + (size_t)m * ys + (size_t)k * PQ, (size_t)PQ);
         }
     }
     /* weight gradient dw += dy_n col_n^T, sample after sample; threads take bands of 16 filters */
@@ -1272,6 +1273,50 @@ CNN_API cnn_status cnn_pool_shape_init(cnn_pool_shape *ps, int n, int c, int h, 
     return CNN_OK;
 }
 
+/* one output row of 2x2, stride-2 pooling from input rows r0 and r0 + w, each window's values in
+   the order of the general loop below (so ties and NaNs keep the first position). Selects, not
+   branches: after ReLU about half the values tie at zero, a pattern no branch predictor guesses. */
+static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, int w, int Q, float *CNN__RESTRICT y,
+                           int32_t *CNN__RESTRICT arg, int32_t at0)
+{
+    const float *CNN__RESTRICT r1 = r0 + w;
+    int q;
+    if (t == CNN_POOL_AVG) {
+        for (q = 0; q < Q; q++) y[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) * 0.25f;
+        return;
+    }
+    /* s = mask ? u : s on the bits, mask all ones or zero: no branch even in the scalar tail of a
+       vectorised loop (a float ?: there compiles to a jump) */
+#define CNN__SEL(mask, u, s) (((u) & (mask)) | ((s) & ~(mask)))
+#define CNN__POOL2_LOOP(BETTER)                                                 \
+    for (q = 0; q < Q; q++) {                                                   \
+        const float v1 = r0[2 * q + 1], v2 = r1[2 * q], v3 = r1[2 * q + 1];     \
+        const int32_t i0 = at0 + 2 * q;                                         \
+        float m = r0[2 * q];                                                    \
+        uint32_t mb, ub, b;                                                     \
+        int32_t a = i0;                                                         \
+        memcpy(&mb, &m, 4);                                                     \
+        b = 0u - (uint32_t)BETTER(v1, m); memcpy(&ub, &v1, 4);                  \
+        mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);                           \
+        a = (int32_t)CNN__SEL(b, (uint32_t)(i0 + 1), (uint32_t)a);              \
+        b = 0u - (uint32_t)BETTER(v2, m); memcpy(&ub, &v2, 4);                  \
+        mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);                           \
+        a = (int32_t)CNN__SEL(b, (uint32_t)(i0 + w), (uint32_t)a);              \
+        b = 0u - (uint32_t)BETTER(v3, m); memcpy(&ub, &v3, 4);                  \
+        mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);                           \
+        a = (int32_t)CNN__SEL(b, (uint32_t)(i0 + w + 1), (uint32_t)a);          \
+        y[q] = m;                                                               \
+        arg[q] = a;                                                             \
+    }
+#define CNN__GT(u, v) ((u) > (v))
+#define CNN__LT(u, v) ((u) < (v))
+    if (t == CNN_POOL_MAX) CNN__POOL2_LOOP(CNN__GT) else CNN__POOL2_LOOP(CNN__LT)
+#undef CNN__GT
+#undef CNN__LT
+#undef CNN__POOL2_LOOP
+#undef CNN__SEL
+}
+
 CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, float *y,
                               int32_t *arg)
 {
@@ -1282,6 +1327,12 @@ CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const f
     for (pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * ps->h * ps->w;
         int p, q, i, j;
+        if (S == 2 && st == 2 && (arg || t == CNN_POOL_AVG)) {   /* the study's pooling, window at once */
+            for (p = 0; p < ps->p; p++)
+                cnn__pool2_row(t, xp + (size_t)2 * p * ps->w, ps->w, Q, y + ((size_t)pl * ps->p + p) * Q,
+                               arg ? arg + ((size_t)pl * ps->p + p) * Q : NULL, 2 * p * ps->w);
+            continue;
+        }
         /* one output row at a time, window offset (i,j) by window offset in row-major order, so
            the inner loop runs along q (vectorisable) and ties keep the first position */
         for (p = 0; p < ps->p; p++) {

@@ -1,5 +1,5 @@
 /* test_layers.c - properties and hand-computed values: im2col against the naive convolution on
-   random shapes, min pooling against max pooling, batch-norm statistics, Adam's first steps,
+   random shapes, pooling against a plain reference and min against max, batch-norm statistics, Adam's first steps,
    Glorot limits, the random number generator.
    cc -std=c99 -O2 tests/test_layers.c -lm */
 #define CNN_IMPLEMENTATION
@@ -116,6 +116,66 @@ static void test_min_pool(void)
     free(x); free(nx_);
 }
 
+/* pooling written the plainest way: every window scanned in row-major order, the first of equal
+   values (or a NaN in first place) kept, averages summed in that order and then scaled */
+static void pool_reference(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, float *y, int32_t *arg)
+{
+    int pl, p, q, i, j;
+    for (pl = 0; pl < ps->n * ps->c; pl++)
+        for (p = 0; p < ps->p; p++)
+            for (q = 0; q < ps->q; q++) {
+                const float *xp = x + (size_t)pl * ps->h * ps->w;
+                int at = p * ps->stride * ps->w + q * ps->stride;
+                float m = xp[at];
+                for (i = 0; i < ps->size; i++)
+                    for (j = 0; j < ps->size; j++) {
+                        const int k = (p * ps->stride + i) * ps->w + q * ps->stride + j;
+                        if (i == 0 && j == 0) continue;
+                        if (t == CNN_POOL_AVG) m += xp[k];
+                        else if (t == CNN_POOL_MAX ? xp[k] > m : xp[k] < m) { m = xp[k]; at = k; }
+                    }
+                if (t == CNN_POOL_AVG) m *= 1.0f / (float)(ps->size * ps->size);
+                y[((size_t)pl * ps->p + p) * ps->q + q] = m;
+                arg[((size_t)pl * ps->p + p) * ps->q + q] = at;
+            }
+}
+
+static void test_pool_vs_reference(void)
+{
+    /* sizes and strides that take the 2x2/stride-2 fast path and the general one; values drawn
+       from a few levels so that windows hold ties, plus NaNs at fixed places */
+    static const int cfg[][2] = {{2, 2}, {2, 1}, {3, 2}, {1, 1}, {5, 5}, {3, 3}};
+    const int H = 13, W = 11;
+    const size_t nx = (size_t)2 * 3 * H * W;
+    float *x = zeros(nx);
+    size_t i;
+    int c, t;
+    for (i = 0; i < nx; i++) x[i] = (float)(cnn_rng_below(&rng, 4)) - 1.5f;
+    x[0] = NAN; x[5] = NAN; x[W + 3] = NAN; x[nx - 1] = NAN;
+    for (c = 0; c < (int)(sizeof cfg / sizeof cfg[0]); c++)
+        for (t = CNN_POOL_MAX; t <= CNN_POOL_AVG; t++) {
+            cnn_pool_shape ps;
+            size_t ny, bad = 0;
+            float *y, *yr;
+            int32_t *a, *ar;
+            CHECK(cnn_pool_shape_init(&ps, 2, 3, H, W, cfg[c][0], cfg[c][1], NULL) == CNN_OK, "pool shape");
+            ny = (size_t)2 * 3 * ps.p * ps.q;
+            y = zeros(ny); yr = zeros(ny);
+            a = (int32_t *)calloc(ny, sizeof *a); ar = (int32_t *)calloc(ny, sizeof *ar);
+            cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, t == CNN_POOL_AVG ? NULL : a);
+            pool_reference(&ps, (cnn_pool_type)t, x, yr, ar);
+            for (i = 0; i < ny && !bad; i++) {
+                const int same = memcmp(&y[i], &yr[i], sizeof(float)) == 0 || (isnan(y[i]) && isnan(yr[i]));
+                if (!same || (t != CNN_POOL_AVG && a[i] != ar[i])) bad = i + 1;
+            }
+            CHECK(!bad, "%s pool %d stride %d: output %zu is %g at %d, the reference %g at %d", cnn_pool_type_name((cnn_pool_type)t),
+                  cfg[c][0], cfg[c][1], bad - 1, bad ? y[bad - 1] : 0.0, bad ? a[bad - 1] : 0, bad ? yr[bad - 1] : 0.0,
+                  bad ? ar[bad - 1] : 0);
+            free(y); free(yr); free(a); free(ar);
+        }
+    free(x);
+}
+
 static void test_batchnorm(void)
 {
     enum { N = 4, C = 3, HW = 6 };
@@ -228,6 +288,7 @@ int main(void)
     test_im2col_vs_naive();
     test_same_padding();
     test_min_pool();
+    test_pool_vs_reference();
     test_batchnorm();
     test_adam();
     test_glorot_and_rng();
