@@ -190,7 +190,8 @@ CNN_API void cnn_conv_forward_naive(const cnn_conv_shape *cs, const float *x, co
 CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *dy, float *dx, float *dw, float *db);
 /* im2col + GEMM. col is a caller-provided workspace of cnn_conv_col_floats() floats; forward fills
-   it with the unfolded input, which backward reads for dw and then overwrites while computing dx. */
+   it with the unfolded input, which backward reads for dw (using the workspace's last C*R*S*K
+   floats as scratch) and then overwrites while computing dx. */
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs);
 CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *b, float *y, float *col);
@@ -1132,10 +1133,14 @@ static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTR
    output pixel (p,q). Then the whole convolution of that sample is one matrix product:
      y_n (K, P*Q) = w (K, C*R*S) * col_n (C*R*S, P*Q)
    and backward is two more:
-     dw (K, C*R*S) += sum_n dy_n (K,P*Q) * col_n^T        dcol_n = w^T * dy_n  -> col2im -> dx_n */
+     dw (K, C*R*S) += sum_n dy_n (K,P*Q) * col_n^T        dcol_n = w^T * dy_n  -> col2im -> dx_n
+   The weight gradient is computed transposed, dw^T (C*R*S, K) = sum_n col_n * dy_n^T, in scratch
+   space after the columns: that way the GEMM streams col_n as stored and only packs dy_n, and
+   its tile runs along K (64 filters fill two tiles, where C*R*S = 9 would fill a third of one). */
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs)
 {
-    return (size_t)cs->n * cs->c * cs->r * cs->s * (size_t)cs->p * cs->q;
+    const size_t crs = (size_t)cs->c * cs->r * cs->s;
+    return (size_t)cs->n * crs * cs->p * cs->q + crs * cs->k;
 }
 
 static void cnn__im2col(const cnn_conv_shape *cs, const float *x, float *col)
@@ -1229,18 +1234,30 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
             for (m = 0; m < N; m++) db[k] += cnn__sum(dy + (size_t)m * ys + (size_t)k * PQ, (size_t)PQ);
         }
     }
-    /* weight gradient dw += dy_n col_n^T, sample after sample; threads take bands of 16 filters */
+    /* weight gradient dw^T = sum_n col_n dy_n^T, sample after sample into the scratch (the first
+       sample overwrites it), in two bands for two threads: bands of rows where there are many
+       (conv 2: 256), else of columns, whole tiles each (conv 1: 9 rows, 64 columns). A band packs
+       dy_n once more, so no more bands than that; bands do not change any sum. Then dw += its
+       transpose. */
     if (dw) {
-        const int bands = (K + 15) / 16;
-        int band;
+        float *dwt = col + (size_t)N * cols;
+        const int by_rows = CRS >= 8 * CNN_GEMM_MR, len = by_rows ? CRS : K, unit = by_rows ? CNN_GEMM_MR : CNN_GEMM_NR;
+        const int band_len = ((len + 1) / 2 + unit - 1) / unit * unit, bands = (len + band_len - 1) / band_len;
+        int band, j;
         CNN__OMP_FOR(bands > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
         for (band = 0; band < bands; band++) {
-            const int k0 = band * 16, kn = K - k0 < 16 ? K - k0 : 16;
+            const int b0 = band * band_len, bn = len - b0 < band_len ? len - b0 : band_len;
             int m;
-            for (m = 0; m < N; m++)
-                cnn__gemm(0, 1, kn, CRS, PQ, dy + (size_t)m * ys + (size_t)k0 * PQ, PQ, col + (size_t)m * cols, PQ,
-                          dw + (size_t)k0 * CRS, CRS, 0);
+            for (m = 0; m < N; m++) {
+                const float *coln = col + (size_t)m * cols, *dyn = dy + (size_t)m * ys;
+                if (by_rows)
+                    cnn__gemm(0, 1, bn, K, PQ, coln + (size_t)b0 * PQ, PQ, dyn, PQ, dwt + (size_t)b0 * K, K, m == 0);
+                else
+                    cnn__gemm(0, 1, CRS, bn, PQ, coln, PQ, dyn + (size_t)b0 * PQ, PQ, dwt + b0, K, m == 0);
+            }
         }
+        for (k = 0; k < K; k++)
+            for (j = 0; j < CRS; j++) dw[(size_t)k * CRS + j] += dwt[(size_t)j * K + k];
     }
     /* input gradient: col is no longer needed, so each sample's dcol overwrites its own */
     if (dx) {
@@ -1454,9 +1471,10 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
         }
 }
 
-CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const float *xhat,
-                             const float *gamma, const float *invstd, float *dx, float *dgamma,
-                             float *dbeta)
+/* add = 1: dx += the gradient, as the public functions promise; add = 0: dx = the gradient, which
+   lets the net skip clearing dx first (one pass less over the largest tensors) */
+static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const float *xhat, const float *gamma,
+                             const float *invstd, float *dx, float *dgamma, float *dbeta, int add)
 {
     const double M = (double)n * (double)hw;
     int ch;
@@ -1479,10 +1497,18 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
                 const size_t off = ((size_t)m * c + ch) * hw;
                 const float *CNN__RESTRICT dyp = dy + off, *CNN__RESTRICT xh = xhat + off;
                 float *CNN__RESTRICT dxp = dx + off;
-                for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - xh[i] * b);
+                if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - xh[i] * b);
+                else for (i = 0; i < hw; i++) dxp[i] = k * (dyp[i] - a - xh[i] * b);
             }
         }
     }
+}
+
+CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const float *xhat,
+                             const float *gamma, const float *invstd, float *dx, float *dgamma,
+                             float *dbeta)
+{
+    cnn__bn_backward(n, c, hw, dy, xhat, gamma, invstd, dx, dgamma, dbeta, 1);
 }
 
 /* >>act implementation */
@@ -1497,15 +1523,27 @@ CNN_API void cnn_act_forward(cnn_act a, size_t count, const float *x, float *y)
     }
 }
 
-CNN_API void cnn_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx)
+/* add as in cnn__bn_backward */
+static void cnn__act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx, int add)
 {
     size_t i;
+#define CNN__DX(expr)                                              \
+    do {                                                           \
+        if (add) for (i = 0; i < count; i++) dx[i] += (expr);      \
+        else for (i = 0; i < count; i++) dx[i] = (expr);           \
+    } while (0)
     switch (a) {
-    case CNN_ACT_RELU:    for (i = 0; i < count; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f; break;
-    case CNN_ACT_SIGMOID: for (i = 0; i < count; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]); break;
-    case CNN_ACT_TANH:    for (i = 0; i < count; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]); break;
-    case CNN_ACT_LINEAR:  for (i = 0; i < count; i++) dx[i] += dy[i]; break;
+    case CNN_ACT_RELU:    CNN__DX(y[i] > 0.0f ? dy[i] : 0.0f); break;
+    case CNN_ACT_SIGMOID: CNN__DX(dy[i] * y[i] * (1.0f - y[i])); break;
+    case CNN_ACT_TANH:    CNN__DX(dy[i] * (1.0f - y[i] * y[i])); break;
+    case CNN_ACT_LINEAR:  CNN__DX(dy[i]); break;
     }
+#undef CNN__DX
+}
+
+CNN_API void cnn_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx)
+{
+    cnn__act_backward(a, count, y, dy, dx, 1);
 }
 
 /* >>dropout implementation */
@@ -1523,10 +1561,16 @@ CNN_API void cnn_dropout_forward(size_t count, const float *mask, const float *x
     for (i = 0; i < count; i++) y[i] = x[i] * mask[i];
 }
 
-CNN_API void cnn_dropout_backward(size_t count, const float *mask, const float *dy, float *dx)
+static void cnn__dropout_backward(size_t count, const float *mask, const float *dy, float *dx, int add)
 {
     size_t i;
-    for (i = 0; i < count; i++) dx[i] += dy[i] * mask[i];
+    if (add) for (i = 0; i < count; i++) dx[i] += dy[i] * mask[i];
+    else for (i = 0; i < count; i++) dx[i] = dy[i] * mask[i];
+}
+
+CNN_API void cnn_dropout_backward(size_t count, const float *mask, const float *dy, float *dx)
+{
+    cnn__dropout_backward(count, mask, dy, dx, 1);
 }
 
 /* >>dense implementation */
@@ -2164,6 +2208,11 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
             cs.n = n;
             if (!cnn__mul_size((size_t)cs.c * cs.r * cs.s, (size_t)cs.p * cs.q, &cachen) ||
                 !cnn__mul_size(cachen, (size_t)n, &cachen)) goto overflow;
+            {   /* plus dw^T's scratch: cnn_conv_col_floats(&cs), overflow-checked */
+                const size_t wn = (size_t)cs.c * cs.r * cs.s * cs.k;   /* the weights: known to fit */
+                if (cachen > (size_t)-1 - wn) goto overflow;
+                cachen += wn;
+            }
         } else if (L->kind == CNN_LAYER_BATCHNORM || L->kind == CNN_LAYER_DROPOUT) {
             cachen = outn;
         }
@@ -2260,7 +2309,10 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         const float *dy = i == net->nlayers - 1 ? dlogits : L->dout;
         float *dx = i > 0 ? net->layers[i - 1].dout : NULL;   /* no gradient for the input images */
         const size_t count = (size_t)n * L->out_size;
-        if (dx) memset(dx, 0, (size_t)n * L->in_size * sizeof(float));
+        /* layers that write every dx themselves skip the clearing (their add = 0) */
+        const int writes_dx = L->kind == CNN_LAYER_BATCHNORM || L->kind == CNN_LAYER_ACT ||
+                              L->kind == CNN_LAYER_DROPOUT;
+        if (dx && !writes_dx) memset(dx, 0, (size_t)n * L->in_size * sizeof(float));
         switch (L->kind) {
         case CNN_LAYER_CONV: {
             cnn_conv_shape cs = L->conv;
@@ -2272,17 +2324,17 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
             break;
         }
         case CNN_LAYER_BATCHNORM:
-            cnn_bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, L->cache, p + L->w_off, L->invstd, dx,
-                            g + L->w_off, g + L->b_off);
+            cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, L->cache, p + L->w_off, L->invstd, dx,
+                             g + L->w_off, g + L->b_off, 0);
             break;
-        case CNN_LAYER_ACT: if (dx) cnn_act_backward(L->act, count, L->out, dy, dx); break;
+        case CNN_LAYER_ACT: if (dx) cnn__act_backward(L->act, count, L->out, dy, dx, 0); break;
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
             if (dx) cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
             break;
         }
-        case CNN_LAYER_DROPOUT: if (dx) cnn_dropout_backward(count, L->cache, dy, dx); break;
+        case CNN_LAYER_DROPOUT: if (dx) cnn__dropout_backward(count, L->cache, dy, dx, 0); break;
         case CNN_LAYER_DENSE:
             cnn_dense_backward(n, (int)L->in_size, L->out_c, L->in, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
             break;

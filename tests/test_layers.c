@@ -120,6 +120,7 @@ static void test_min_pool(void)
    values (or a NaN in first place) kept, averages summed in that order and then scaled */
 static void pool_reference(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, float *y, int32_t *arg)
 {
+    const float inv_area = 1.0f / (float)(ps->size * ps->size);   /* rounded to float, also on x87 */
     int pl, p, q, i, j;
     for (pl = 0; pl < ps->n * ps->c; pl++)
         for (p = 0; p < ps->p; p++)
@@ -134,7 +135,7 @@ static void pool_reference(const cnn_pool_shape *ps, cnn_pool_type t, const floa
                         if (t == CNN_POOL_AVG) m += xp[k];
                         else if (t == CNN_POOL_MAX ? xp[k] > m : xp[k] < m) { m = xp[k]; at = k; }
                     }
-                if (t == CNN_POOL_AVG) m *= 1.0f / (float)(ps->size * ps->size);
+                if (t == CNN_POOL_AVG) m *= inv_area;
                 y[((size_t)pl * ps->p + p) * ps->q + q] = m;
                 arg[((size_t)pl * ps->p + p) * ps->q + q] = at;
             }
