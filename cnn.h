@@ -1128,6 +1128,51 @@ static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTR
     return s[0];
 }
 
+/* g = (y > 0 ? dy : 0), the gradient behind a ReLU with output y, as a select on the bits. The
+   plain ?: inside the 16-lane sums below is miscompiled by GCC 12 at -O3 -march=x86-64-v3 (it
+   loses lanes: tests/test_layers.c caught it); the bit select says the same and is not. */
+static float cnn__relu_grad(float dy, float y)
+{
+    uint32_t b;
+    memcpy(&b, &dy, sizeof b);
+    b &= 0u - (uint32_t)(y > 0.0f);
+    memcpy(&dy, &b, sizeof dy);
+    return dy;
+}
+
+/* the same two sums as cnn__sum and cnn__sum_prod of g, in the same lanes: a batch norm fused
+   with the ReLU after it gets the bits the two layers give */
+static float cnn__sum_relu(const float *CNN__RESTRICT dy, const float *CNN__RESTRICT y, size_t n)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += cnn__relu_grad(dy[i + l], y[i + l]);
+    for (; i < n; i++) s[0] += cnn__relu_grad(dy[i], y[i]);
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
+}
+
+static float cnn__sum_prod_relu(const float *CNN__RESTRICT dy, const float *CNN__RESTRICT y,
+                                const float *CNN__RESTRICT b, size_t n)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += cnn__relu_grad(dy[i + l], y[i + l]) * b[i + l];
+    for (; i < n; i++) s[0] += cnn__relu_grad(dy[i], y[i]) * b[i];
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
+}
+
 /* >>conv im2col + GEMM
    im2col unfolds one sample into a (C*R*S, P*Q) matrix whose column (p,q) is the patch under
    output pixel (p,q). Then the whole convolution of that sample is one matrix product:
@@ -1418,9 +1463,11 @@ CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const 
      dxhat = dy * gamma
      dx    = invstd/M * (M*dxhat - sum(dxhat) - xhat * sum(dxhat*xhat))
    (the two sums are how each x moves the batch mean and variance seen by every other x). */
-CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma,
-                                  const float *beta, float *y, float *xhat, float *invstd,
-                                  float *run_mean, float *run_var, float momentum, float eps)
+/* relu = 1 applies a ReLU to y on the way out (the net fuses "batch norm, relu" this way, which
+   saves a pass over the largest maps; same expression as cnn_act_forward, so the same bits) */
+static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
+                                  float *y, float *xhat, float *invstd, float *run_mean, float *run_var,
+                                  float momentum, float eps, int relu)
 {
     const double M = (double)n * (double)hw;
     int ch;
@@ -1444,19 +1491,33 @@ CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const
             const size_t off = ((size_t)m * c + ch) * hw;
             const float *CNN__RESTRICT xp = x + off;
             float *CNN__RESTRICT xh = xhat + off, *CNN__RESTRICT yp = y + off;
-            for (i = 0; i < hw; i++) {
-                xh[i] = (xp[i] - fm) * is;
-                yp[i] = g * xh[i] + bt;
-            }
+            if (relu)
+                for (i = 0; i < hw; i++) {
+                    float v;
+                    xh[i] = (xp[i] - fm) * is;
+                    v = g * xh[i] + bt;
+                    yp[i] = v < 0.0f ? 0.0f : v;
+                }
+            else
+                for (i = 0; i < hw; i++) {
+                    xh[i] = (xp[i] - fm) * is;
+                    yp[i] = g * xh[i] + bt;
+                }
         }
         if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * fm;
         if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? sq / (M - 1) : var);
     }
 }
 
-CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma,
-                                  const float *beta, const float *run_mean, const float *run_var,
-                                  float eps, float *y)
+CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma,
+                                  const float *beta, float *y, float *xhat, float *invstd,
+                                  float *run_mean, float *run_var, float momentum, float eps)
+{
+    cnn__bn_forward_train(n, c, hw, x, gamma, beta, y, xhat, invstd, run_mean, run_var, momentum, eps, 0);
+}
+
+static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
+                                  const float *run_mean, const float *run_var, float eps, float *y, int relu)
 {
     int m, ch;
     size_t i;
@@ -1467,14 +1528,30 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
             const float a = gamma[ch] / sqrtf(run_var[ch] + eps), b = beta[ch] - a * run_mean[ch];
             const float *CNN__RESTRICT xp = x + off;
             float *CNN__RESTRICT yp = y + off;
-            for (i = 0; i < hw; i++) yp[i] = a * xp[i] + b;
+            if (relu)
+                for (i = 0; i < hw; i++) {
+                    const float v = a * xp[i] + b;
+                    yp[i] = v < 0.0f ? 0.0f : v;
+                }
+            else
+                for (i = 0; i < hw; i++) yp[i] = a * xp[i] + b;
         }
 }
 
+CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma,
+                                  const float *beta, const float *run_mean, const float *run_var,
+                                  float eps, float *y)
+{
+    cnn__bn_forward_infer(n, c, hw, x, gamma, beta, run_mean, run_var, eps, y, 0);
+}
+
 /* add = 1: dx += the gradient, as the public functions promise; add = 0: dx = the gradient, which
-   lets the net skip clearing dx first (one pass less over the largest tensors) */
-static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const float *xhat, const float *gamma,
-                             const float *invstd, float *dx, float *dgamma, float *dbeta, int add)
+   lets the net skip clearing dx first (one pass less over the largest tensors). relu_y, when not
+   NULL, is the output of a ReLU fused after this batch norm, and dy is the gradient at that
+   output: the ReLU's backward (y > 0 ? dy : 0) is applied on the fly. */
+static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const float *relu_y, const float *xhat,
+                             const float *gamma, const float *invstd, float *dx, float *dgamma, float *dbeta,
+                             int add)
 {
     const double M = (double)n * (double)hw;
     int ch;
@@ -1485,8 +1562,13 @@ static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const flo
         size_t i;
         for (m = 0; m < n; m++) {
             const size_t off = ((size_t)m * c + ch) * hw;
-            sdy += cnn__sum(dy + off, hw);
-            sdyx += cnn__sum_prod(dy + off, xhat + off, hw);
+            if (relu_y) {
+                sdy += cnn__sum_relu(dy + off, relu_y + off, hw);
+                sdyx += cnn__sum_prod_relu(dy + off, relu_y + off, xhat + off, hw);
+            } else {
+                sdy += cnn__sum(dy + off, hw);
+                sdyx += cnn__sum_prod(dy + off, xhat + off, hw);
+            }
         }
         if (dgamma) dgamma[ch] += (float)sdyx;
         if (dbeta) dbeta[ch] += (float)sdy;
@@ -1496,8 +1578,11 @@ static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const flo
             for (m = 0; m < n; m++) {
                 const size_t off = ((size_t)m * c + ch) * hw;
                 const float *CNN__RESTRICT dyp = dy + off, *CNN__RESTRICT xh = xhat + off;
+                const float *CNN__RESTRICT ry = relu_y ? relu_y + off : NULL;
                 float *CNN__RESTRICT dxp = dx + off;
-                if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - xh[i] * b);
+                if (ry && add) for (i = 0; i < hw; i++) dxp[i] += k * (cnn__relu_grad(dyp[i], ry[i]) - a - xh[i] * b);
+                else if (ry) for (i = 0; i < hw; i++) dxp[i] = k * (cnn__relu_grad(dyp[i], ry[i]) - a - xh[i] * b);
+                else if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - xh[i] * b);
                 else for (i = 0; i < hw; i++) dxp[i] = k * (dyp[i] - a - xh[i] * b);
             }
         }
@@ -1508,7 +1593,7 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
                              const float *gamma, const float *invstd, float *dx, float *dgamma,
                              float *dbeta)
 {
-    cnn__bn_backward(n, c, hw, dy, xhat, gamma, invstd, dx, dgamma, dbeta, 1);
+    cnn__bn_backward(n, c, hw, dy, NULL, xhat, gamma, invstd, dx, dgamma, dbeta, 1);
 }
 
 /* >>act implementation */
@@ -2245,6 +2330,16 @@ CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
     CNN_ASSERT(!net->training || rng);
 }
 
+/* A batch norm followed by a ReLU (the study's block) runs as one layer: the batch norm writes
+   the ReLU's output directly, and its backward takes the ReLU's gradient on the fly, which saves
+   two passes over the largest maps in each direction. The bits are those of the two layers. Not
+   when the ReLU is the last layer, whose gradient comes from the loss, not from a dout. */
+static int cnn__relu_fused_after(const cnn_net *net, int i)
+{
+    return net->layers[i].kind == CNN_LAYER_BATCHNORM && i + 2 < net->nlayers &&
+           net->layers[i + 1].kind == CNN_LAYER_ACT && net->layers[i + 1].act == CNN_ACT_RELU;
+}
+
 CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
 {
     const float *in = x;
@@ -2266,15 +2361,20 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         }
         case CNN_LAYER_BATCHNORM: {
             float *mean = net->state + L->st_off, *var = mean + L->out_c;
-            size_t hw = (size_t)L->out_h * L->out_w;
+            const size_t hw = (size_t)L->out_h * L->out_w;
+            const int relu = cnn__relu_fused_after(net, i);
+            float *out = relu ? net->layers[i + 1].out : L->out;
             if (net->training)
-                cnn_bn_forward_train(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, L->out, L->cache, L->invstd,
-                                     mean, var, net->desc.bn_momentum, net->desc.bn_eps);
+                cnn__bn_forward_train(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, out, L->cache, L->invstd,
+                                      mean, var, net->desc.bn_momentum, net->desc.bn_eps, relu);
             else
-                cnn_bn_forward_infer(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, mean, var, net->desc.bn_eps, L->out);
+                cnn__bn_forward_infer(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, mean, var, net->desc.bn_eps,
+                                      out, relu);
             break;
         }
-        case CNN_LAYER_ACT: cnn_act_forward(L->act, count, in, L->out); break;
+        case CNN_LAYER_ACT:
+            if (!(i > 0 && cnn__relu_fused_after(net, i - 1))) cnn_act_forward(L->act, count, in, L->out);
+            break;
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
@@ -2324,10 +2424,18 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
             break;
         }
         case CNN_LAYER_BATCHNORM:
-            cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, L->cache, p + L->w_off, L->invstd, dx,
-                             g + L->w_off, g + L->b_off, 0);
+            if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
+                const cnn__layer *R = &net->layers[i + 1];
+                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, R->dout, R->out, L->cache, p + L->w_off,
+                                 L->invstd, dx, g + L->w_off, g + L->b_off, 0);
+            } else {
+                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, NULL, L->cache, p + L->w_off,
+                                 L->invstd, dx, g + L->w_off, g + L->b_off, 0);
+            }
             break;
-        case CNN_LAYER_ACT: if (dx) cnn__act_backward(L->act, count, L->out, dy, dx, 0); break;
+        case CNN_LAYER_ACT:   /* fused after a batch norm: that layer's backward does it */
+            if (dx && !(i > 0 && cnn__relu_fused_after(net, i - 1))) cnn__act_backward(L->act, count, L->out, dy, dx, 0);
+            break;
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;

@@ -177,6 +177,35 @@ static void test_pool_vs_reference(void)
     free(x);
 }
 
+/* the net runs "batch norm, ReLU" as one layer; it must give the bits of the two public layers */
+static void test_bn_relu_fused(void)
+{
+    enum { N = 3, C = 4, HW = 37 };   /* 37: a tail after the 16-lane sums */
+    const size_t cnt = (size_t)N * C * HW;
+    float *x = rnd(cnt, -2, 2), *dy = rnd(cnt, -1, 1), gamma[C] = {1.5f, -0.5f, 2.0f, 0.7f};
+    float beta[C] = {0.1f, -0.2f, 0.3f, 0.0f}, is1[C], is2[C], rm1[C] = {0}, rv1[C] = {1, 1, 1, 1};
+    float rm2[C] = {0}, rv2[C] = {1, 1, 1, 1}, dg1[C] = {0}, db1[C] = {0}, dg2[C] = {0}, db2[C] = {0};
+    float *bn = zeros(cnt), *y1 = zeros(cnt), *y2 = zeros(cnt), *xh1 = zeros(cnt), *xh2 = zeros(cnt);
+    float *dbn = zeros(cnt), *dx1 = zeros(cnt), *dx2 = zeros(cnt);
+    size_t i;
+    for (i = 0; i < cnt; i += 7) x[i] = 0.0f;   /* some exact zeros and ties */
+    cnn_bn_forward_train(N, C, HW, x, gamma, beta, bn, xh1, is1, rm1, rv1, 0.9f, 1e-3f);
+    cnn_act_forward(CNN_ACT_RELU, cnt, bn, y1);
+    cnn__bn_forward_train(N, C, HW, x, gamma, beta, y2, xh2, is2, rm2, rv2, 0.9f, 1e-3f, 1);
+    CHECK(!memcmp(y1, y2, cnt * sizeof(float)) && !memcmp(xh1, xh2, cnt * sizeof(float)) &&
+          !memcmp(rm1, rm2, sizeof rm1) && !memcmp(rv1, rv2, sizeof rv1), "fused bn+relu forward differs");
+    cnn_act_backward(CNN_ACT_RELU, cnt, y1, dy, dbn);
+    cnn_bn_backward(N, C, HW, dbn, xh1, gamma, is1, dx1, dg1, db1);
+    cnn__bn_backward(N, C, HW, dy, y2, xh2, gamma, is2, dx2, dg2, db2, 1);
+    CHECK(!memcmp(dx1, dx2, cnt * sizeof(float)) && !memcmp(dg1, dg2, sizeof dg1) && !memcmp(db1, db2, sizeof db1),
+          "fused bn+relu backward differs");
+    cnn__bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, y2, 1);
+    cnn_bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, bn);
+    cnn_act_forward(CNN_ACT_RELU, cnt, bn, y1);
+    CHECK(!memcmp(y1, y2, cnt * sizeof(float)), "fused bn+relu inference differs");
+    free(x); free(dy); free(bn); free(y1); free(y2); free(xh1); free(xh2); free(dbn); free(dx1); free(dx2);
+}
+
 static void test_batchnorm(void)
 {
     enum { N = 4, C = 3, HW = 6 };
@@ -291,6 +320,7 @@ int main(void)
     test_min_pool();
     test_pool_vs_reference();
     test_batchnorm();
+    test_bn_relu_fused();
     test_adam();
     test_glorot_and_rng();
     return check_done("test_layers");
