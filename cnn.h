@@ -1335,6 +1335,12 @@ CNN_API cnn_status cnn_pool_shape_init(cnn_pool_shape *ps, int n, int c, int h, 
     return CNN_OK;
 }
 
+/* the study's pooling (2x2, stride 2) has paths of its own, forward and backward */
+static int cnn__pool2_applies(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg)
+{
+    return ps->size == 2 && ps->stride == 2 && (arg || t == CNN_POOL_AVG);
+}
+
 /* one output row of 2x2, stride-2 pooling from input rows r0 and r0 + w, each window's values in
    the order of the general loop below (so ties and NaNs keep the first position). Selects, not
    branches: after ReLU about half the values tie at zero, a pattern no branch predictor guesses. */
@@ -1389,7 +1395,7 @@ CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const f
     for (pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * ps->h * ps->w;
         int p, q, i, j;
-        if (S == 2 && st == 2 && (arg || t == CNN_POOL_AVG)) {   /* the study's pooling, window at once */
+        if (cnn__pool2_applies(ps, t, arg)) {   /* the study's pooling, window at once */
             for (p = 0; p < ps->p; p++)
                 cnn__pool2_row(t, xp + (size_t)2 * p * ps->w, ps->w, Q, y + ((size_t)pl * ps->p + p) * Q,
                                arg ? arg + ((size_t)pl * ps->p + p) * Q : NULL, 2 * p * ps->w);
@@ -1455,6 +1461,38 @@ CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const 
                     dxp[arg[(size_t)pl * ps->p * ps->q + p * ps->q + q]] += g;
                 }
             }
+    }
+}
+
+/* 2x2, stride-2 pooling's backward for the net: the windows do not overlap, so every dx is
+   written (the gradient where the window's pick was, 0 elsewhere and in a dropped odd row or
+   column) row pair by row pair, instead of the whole map cleared in one pass and then added to
+   in another. 0.0f + g is what clear-and-add computes. */
+static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg,
+                                      const float *dy, float *dx)
+{
+    const int planes = ps->n * ps->c, W = ps->w, Q = ps->q;
+    int pl;
+    CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
+    for (pl = 0; pl < planes; pl++) {
+        float *dxp = dx + (size_t)pl * ps->h * W;
+        int p, q;
+        for (p = 0; p < ps->p; p++) {
+            const float *CNN__RESTRICT g = dy + ((size_t)pl * ps->p + p) * Q;
+            float *d0 = dxp + (size_t)2 * p * W, *d1 = d0 + W;
+            if (t == CNN_POOL_AVG) {
+                for (q = 0; q < Q; q++) {
+                    const float v = 0.0f + g[q] * 0.25f;
+                    d0[2 * q] = v; d0[2 * q + 1] = v; d1[2 * q] = v; d1[2 * q + 1] = v;
+                }
+                if (W > 2 * Q) d0[W - 1] = d1[W - 1] = 0.0f;
+            } else {   /* clear the two rows while they are in cache, then one store per window */
+                const int32_t *a = arg + ((size_t)pl * ps->p + p) * Q;
+                memset(d0, 0, (size_t)2 * W * sizeof(float));
+                for (q = 0; q < Q; q++) dxp[a[q]] = 0.0f + g[q];
+            }
+        }
+        if (ps->h > 2 * ps->p) memset(dxp + (size_t)(ps->h - 1) * W, 0, (size_t)W * sizeof(float));
     }
 }
 
@@ -2411,7 +2449,8 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         const size_t count = (size_t)n * L->out_size;
         /* layers that write every dx themselves skip the clearing (their add = 0) */
         const int writes_dx = L->kind == CNN_LAYER_BATCHNORM || L->kind == CNN_LAYER_ACT ||
-                              L->kind == CNN_LAYER_DROPOUT;
+                              L->kind == CNN_LAYER_DROPOUT ||
+                              (L->kind == CNN_LAYER_POOL && cnn__pool2_applies(&L->pool, L->pool_type, L->arg));
         if (dx && !writes_dx) memset(dx, 0, (size_t)n * L->in_size * sizeof(float));
         switch (L->kind) {
         case CNN_LAYER_CONV: {
@@ -2439,7 +2478,10 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
-            if (dx) cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
+            if (dx && cnn__pool2_applies(&ps, L->pool_type, L->arg))
+                cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, dx);
+            else if (dx)
+                cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
             break;
         }
         case CNN_LAYER_DROPOUT: if (dx) cnn__dropout_backward(count, L->cache, dy, dx, 0); break;

@@ -177,6 +177,35 @@ static void test_pool_vs_reference(void)
     free(x);
 }
 
+/* the net's 2x2/stride-2 pooling backward writes every dx instead of clearing and adding: it must
+   give the bits of clear + cnn_pool_backward, also over odd sizes (a dropped row and column) and
+   whatever the buffer held before */
+static void test_pool2_backward_write(void)
+{
+    static const int hw[][2] = {{13, 11}, {12, 12}, {26, 26}, {3, 2}};
+    int c, t;
+    for (c = 0; c < 4; c++)
+        for (t = CNN_POOL_MAX; t <= CNN_POOL_AVG; t++) {
+            cnn_pool_shape ps;
+            size_t nx, ny, i;
+            float *x, *y, *dy, *dx1, *dx2;
+            int32_t *a;
+            cnn_pool_shape_init(&ps, 2, 3, hw[c][0], hw[c][1], 2, 2, NULL);
+            nx = (size_t)2 * 3 * ps.h * ps.w; ny = (size_t)2 * 3 * ps.p * ps.q;
+            x = rnd(nx, -1, 1); y = zeros(ny); dy = rnd(ny, -1, 1); dx1 = zeros(nx); dx2 = rnd(nx, 5, 9);
+            for (i = 0; i < ny; i += 5) dy[i] = -0.0f;
+            a = (int32_t *)calloc(ny, sizeof *a);
+            cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, t == CNN_POOL_AVG ? NULL : a);
+            cnn_pool_backward(&ps, (cnn_pool_type)t, a, dy, dx1);
+            CHECK(cnn__pool2_applies(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a), "2x2 path not taken");
+            cnn__pool2_backward_write(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a, dy, dx2);
+            for (i = 0; i < nx; i++) if (memcmp(&dx1[i], &dx2[i], sizeof(float))) break;
+            CHECK(i == nx, "%s pool 2x2 on %dx%d: written dx differs from clear + add at %zu (%g vs %g)",
+                  cnn_pool_type_name((cnn_pool_type)t), ps.h, ps.w, i, i < nx ? dx2[i] : 0.0, i < nx ? dx1[i] : 0.0);
+            free(x); free(y); free(dy); free(dx1); free(dx2); free(a);
+        }
+}
+
 /* the net runs "batch norm, ReLU" as one layer; it must give the bits of the two public layers */
 static void test_bn_relu_fused(void)
 {
@@ -319,6 +348,7 @@ int main(void)
     test_same_padding();
     test_min_pool();
     test_pool_vs_reference();
+    test_pool2_backward_write();
     test_batchnorm();
     test_bn_relu_fused();
     test_adam();
