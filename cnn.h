@@ -709,12 +709,18 @@ CNN_API const char *cnn_status_text(cnn_status s)
 /* >>rng implementation */
 CNN_API void cnn_rng_seed(cnn_rng *r, uint64_t seed) { r->state = seed; }
 
-static uint64_t cnn__rng_u64(cnn_rng *r)
+/* SplitMix64: the state steps by a fixed odd constant and each output is a mix of the state */
+#define CNN__RNG_GAMMA 0x9E3779B97F4A7C15ull
+static uint64_t cnn__rng_mix(uint64_t z)
 {
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+static uint64_t cnn__rng_u64(cnn_rng *r)
+{
+    return cnn__rng_mix(r->state += CNN__RNG_GAMMA);
 }
 
 CNN_API uint32_t cnn_rng_u32(cnn_rng *r) { return (uint32_t)(cnn__rng_u64(r) >> 32); }
@@ -2421,8 +2427,19 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         }
         case CNN_LAYER_DROPOUT:
             if (net->training) {
-                cnn_dropout_mask(net->rng, L->rate, count, L->cache);
-                cnn_dropout_forward(count, L->cache, in, L->out);
+                /* one draw from the net's generator per layer and batch; sample m's mask comes from
+                   its own generator seeded with output m of a SplitMix64 stream started there
+                   (computable directly), so samples run on any thread and give the same bits */
+                const uint64_t base = cnn__rng_u64(net->rng);
+                const size_t per = L->out_size;
+                int m;
+                CNN__OMP_FOR(n > 1 && (double)count > CNN__OMP_MIN_WORK)
+                for (m = 0; m < n; m++) {
+                    cnn_rng r;
+                    r.state = cnn__rng_mix(base + (uint64_t)(m + 1) * CNN__RNG_GAMMA);
+                    cnn_dropout_mask(&r, L->rate, per, L->cache + (size_t)m * per);
+                    cnn_dropout_forward(per, L->cache + (size_t)m * per, in + (size_t)m * per, L->out + (size_t)m * per);
+                }
             } else {
                 memcpy(L->out, in, count * sizeof(float));
             }

@@ -206,6 +206,42 @@ static void test_pool2_backward_write(void)
         }
 }
 
+/* the net draws each sample's dropout mask from its own generator: each must drop about the rate,
+   and two samples' masks must be independent (agree on about half the units at rate 0.5) */
+static void test_net_dropout_masks(void)
+{
+    enum { B = 6 };
+    cnn_net_desc d;
+    cnn_net *net;
+    cnn_error err;
+    cnn_rng r;
+    float *x = rnd((size_t)B * 28 * 28, 0, 1);
+    int i, m;
+    CHECK(cnn_study_desc(&d, 13, &err) == CNN_OK && cnn_net_create(&net, &d, &err) == CNN_OK &&
+          cnn_net_reserve(net, B, &err) == CNN_OK, "model 13: %s", err.msg);
+    cnn_rng_seed(&r, 7);
+    cnn_net_init(net, &r);
+    cnn_net_set_training(net, 1, &r);
+    cnn_net_forward(net, x, B);
+    for (i = 0; i < net->nlayers; i++) {
+        const cnn__layer *L = &net->layers[i];
+        const size_t per = L->out_size;
+        if (L->kind != CNN_LAYER_DROPOUT || L->rate != 0.5f) continue;
+        for (m = 0; m < B; m++) {
+            size_t j, dropped = 0, agree = 0;
+            for (j = 0; j < per; j++) {
+                dropped += L->cache[m * per + j] == 0.0f;
+                agree += (L->cache[m * per + j] == 0.0f) == (L->cache[((m + 1) % B) * per + j] == 0.0f);
+            }
+            CHECK(fabs((double)dropped / per - 0.5) < 0.02, "sample %d drops %zu of %zu units at rate 0.5", m, dropped, per);
+            CHECK(fabs((double)agree / per - 0.5) < 0.02, "samples %d and %d agree on %zu of %zu units", m, (m + 1) % B,
+                  agree, per);
+        }
+    }
+    cnn_net_free(net);
+    free(x);
+}
+
 /* the net runs "batch norm, ReLU" as one layer; it must give the bits of the two public layers */
 static void test_bn_relu_fused(void)
 {
@@ -351,6 +387,7 @@ int main(void)
     test_pool2_backward_write();
     test_batchnorm();
     test_bn_relu_fused();
+    test_net_dropout_masks();
     test_adam();
     test_glorot_and_rng();
     return check_done("test_layers");
