@@ -212,13 +212,17 @@ static void test_net_dropout_masks(void)
 {
     enum { B = 6 };
     cnn_net_desc d;
-    cnn_net *net;
+    cnn_net *net = NULL;
     cnn_error err;
     cnn_rng r;
-    float *x = rnd((size_t)B * 28 * 28, 0, 1);
+    float *x;
     int i, m;
-    CHECK(cnn_study_desc(&d, 13, &err) == CNN_OK && cnn_net_create(&net, &d, &err) == CNN_OK &&
-          cnn_net_reserve(net, B, &err) == CNN_OK, "model 13: %s", err.msg);
+    if (cnn_study_desc(&d, 13, &err) || cnn_net_create(&net, &d, &err) || cnn_net_reserve(net, B, &err)) {
+        CHECK(0, "model 13: %s", err.msg);
+        cnn_net_free(net);
+        return;
+    }
+    x = rnd((size_t)B * 28 * 28, 0, 1);
     cnn_rng_seed(&r, 7);
     cnn_net_init(net, &r);
     cnn_net_set_training(net, 1, &r);
