@@ -1641,7 +1641,11 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
 }
 
 /* >>act implementation */
-CNN_API void cnn_act_forward(cnn_act a, size_t count, const float *x, float *y)
+/* activations run in chunks, one thread each: elementwise, so the thread count changes no bit;
+   sigmoid's and tanh's expf/tanhf dominate a sigmoid net's step otherwise */
+#define CNN__ACT_CHUNK ((size_t)16384)
+
+static void cnn__act_forward_range(cnn_act a, size_t count, const float *x, float *y)
 {
     size_t i;
     switch (a) {
@@ -1652,8 +1656,18 @@ CNN_API void cnn_act_forward(cnn_act a, size_t count, const float *x, float *y)
     }
 }
 
-/* add as in cnn__bn_backward */
-static void cnn__act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx, int add)
+CNN_API void cnn_act_forward(cnn_act a, size_t count, const float *x, float *y)
+{
+    const int chunks = (int)((count + CNN__ACT_CHUNK - 1) / CNN__ACT_CHUNK);
+    int c;
+    CNN__OMP_FOR(chunks > 1)
+    for (c = 0; c < chunks; c++) {
+        const size_t lo = (size_t)c * CNN__ACT_CHUNK, n = count - lo < CNN__ACT_CHUNK ? count - lo : CNN__ACT_CHUNK;
+        cnn__act_forward_range(a, n, x + lo, y + lo);
+    }
+}
+
+static void cnn__act_backward_range(cnn_act a, size_t count, const float *y, const float *dy, float *dx, int add)
 {
     size_t i;
 #define CNN__DX(expr)                                              \
@@ -1668,6 +1682,18 @@ static void cnn__act_backward(cnn_act a, size_t count, const float *y, const flo
     case CNN_ACT_LINEAR:  CNN__DX(dy[i]); break;
     }
 #undef CNN__DX
+}
+
+/* add as in cnn__bn_backward */
+static void cnn__act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx, int add)
+{
+    const int chunks = (int)((count + CNN__ACT_CHUNK - 1) / CNN__ACT_CHUNK);
+    int c;
+    CNN__OMP_FOR(chunks > 1)
+    for (c = 0; c < chunks; c++) {
+        const size_t lo = (size_t)c * CNN__ACT_CHUNK, n = count - lo < CNN__ACT_CHUNK ? count - lo : CNN__ACT_CHUNK;
+        cnn__act_backward_range(a, n, y + lo, dy + lo, dx + lo, add);
+    }
 }
 
 CNN_API void cnn_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx)
