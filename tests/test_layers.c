@@ -216,7 +216,7 @@ static void test_net_dropout_masks(void)
     cnn_error err;
     cnn_rng r;
     float *x;
-    int i, m;
+    int i, m, found = 0;
     if (cnn_study_desc(&d, 13, &err) || cnn_net_create(&net, &d, &err) || cnn_net_reserve(net, B, &err)) {
         CHECK(0, "model 13: %s", err.msg);
         cnn_net_free(net);
@@ -231,6 +231,7 @@ static void test_net_dropout_masks(void)
         const cnn__layer *L = &net->layers[i];
         const size_t per = L->out_size;
         if (L->kind != CNN_LAYER_DROPOUT || L->rate != 0.5f) continue;
+        found++;
         for (m = 0; m < B; m++) {
             size_t j, dropped = 0, agree = 0;
             for (j = 0; j < per; j++) {
@@ -242,6 +243,7 @@ static void test_net_dropout_masks(void)
                   agree, per);
         }
     }
+    CHECK(found == 1, "model 13 has %d dropout layers at rate 0.5, expected 1", found);
     cnn_net_free(net);
     free(x);
 }
