@@ -190,8 +190,8 @@ CNN_API void cnn_conv_forward_naive(const cnn_conv_shape *cs, const float *x, co
 CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *dy, float *dx, float *dw, float *db);
 /* im2col + GEMM. col is a caller-provided workspace of cnn_conv_col_floats() floats; forward fills
-   it with the unfolded input, which backward reads for dw (using the workspace's last C*R*S*K
-   floats as scratch) and then overwrites while computing dx. */
+   it with the unfolded input, which backward reads for dw and then overwrites while computing dx.
+   The workspace ends with a little scratch (the weights packed for the GEMM, dw^T). */
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs);
 CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *b, float *y, float *col);
@@ -1008,58 +1008,110 @@ static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, int ldbk,
 }
 #endif
 
+/* Packs rows [i0, i0+mc) x columns [k0, k0+kc) of op(A) as panels of MR rows, k-major inside a
+   panel, zero-padded to a whole panel: the order in which the micro-kernel reads them. */
+static void cnn__gemm_pack_a(int ta, int i0, int mc, int k0, int kc, const float *A, int lda, float *ap)
+{
+    int i, ii, k;
+    for (i = 0; i < mc; i += CNN_GEMM_MR) {
+        float *dst = ap + (size_t)i * kc;
+        for (ii = 0; ii < CNN_GEMM_MR; ii++) {
+            const int r = i0 + i + ii;
+            if (i + ii >= mc) {
+                for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = 0.0f;
+            } else if (ta) {
+                for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = A[(size_t)(k0 + k) * lda + r];
+            } else {
+                const float *src = A + (size_t)r * lda + k0;
+                for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = src[k];
+            }
+        }
+    }
+}
+
+/* C[0..mc) x [0..N) (+)= packed A block (mc x kc) * op(B)[k0..k0+kc) x [0..N), one NR-wide panel of
+   B at a time */
+static void cnn__gemm_block(int tb, int mc, int N, int k0, int kc, const float *ap, const float *B, int ldb,
+                            float *C, int ldc, int store)
+{
+    float bp[CNN__KC * CNN_GEMM_NR];
+    int j0, i, j, k;
+    for (j0 = 0; j0 < N; j0 += CNN_GEMM_NR) {
+        const int nr = N - j0 < CNN_GEMM_NR ? N - j0 : CNN_GEMM_NR;
+        const float *panel = bp;
+        int ldbk = CNN_GEMM_NR;
+        if (!tb && nr == CNN_GEMM_NR) {          /* full-width rows of B: read in place */
+            panel = B + (size_t)k0 * ldb + j0;
+            ldbk = ldb;
+        } else if (tb) {                         /* B^T: read each row of B once */
+            for (j = 0; j < CNN_GEMM_NR; j++) {
+                const float *src = B + (size_t)(j0 + j) * ldb + k0;
+                if (j < nr) for (k = 0; k < kc; k++) bp[(size_t)k * CNN_GEMM_NR + j] = src[k];
+                else for (k = 0; k < kc; k++) bp[(size_t)k * CNN_GEMM_NR + j] = 0.0f;
+            }
+        } else {                                 /* the ragged right edge, zero-padded */
+            for (k = 0; k < kc; k++)
+                for (j = 0; j < CNN_GEMM_NR; j++)
+                    bp[(size_t)k * CNN_GEMM_NR + j] = j < nr ? B[(size_t)(k0 + k) * ldb + j0 + j] : 0.0f;
+        }
+        for (i = 0; i < mc; i += CNN_GEMM_MR)
+            cnn__gemm_kernel(kc, ap + (size_t)i * kc, panel, ldbk, C + (size_t)i * ldc + j0, ldc,
+                             mc - i < CNN_GEMM_MR ? mc - i : CNN_GEMM_MR, nr, store);
+    }
+}
+
 /* ta/tb: 0 = use A (B) as stored, 1 = use its transpose. lda/ldb/ldc: row strides as stored.
    store = 1: C = op(A) op(B), overwriting C; store = 0: C += op(A) op(B). */
 static void cnn__gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int store)
 {
-    float ap[CNN__MC * CNN__KC], bp[CNN__KC * CNN_GEMM_NR];
-    int k0, i0, j0, k, i, j;
+    float ap[CNN__MC * CNN__KC];
+    int k0, i0, i;
     if (K == 0 && store)
         for (i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
     for (k0 = 0; k0 < K; k0 += CNN__KC) {
-        const int kc = K - k0 < CNN__KC ? K - k0 : CNN__KC, st = store && k0 == 0;
+        const int kc = K - k0 < CNN__KC ? K - k0 : CNN__KC;
         for (i0 = 0; i0 < M; i0 += CNN__MC) {
             const int mc = M - i0 < CNN__MC ? M - i0 : CNN__MC;
-            /* pack A[i0.., k0..] as panels of MR rows, k-major inside a panel, zero-padded */
-            for (i = 0; i < mc; i += CNN_GEMM_MR) {
-                float *dst = ap + (size_t)i * kc;
-                int ii;
-                for (ii = 0; ii < CNN_GEMM_MR; ii++) {
-                    const int r = i0 + i + ii;
-                    if (i + ii >= mc) {
-                        for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = 0.0f;
-                    } else if (ta) {
-                        for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = A[(size_t)(k0 + k) * lda + r];
-                    } else {
-                        const float *src = A + (size_t)r * lda + k0;
-                        for (k = 0; k < kc; k++) dst[k * CNN_GEMM_MR + ii] = src[k];
-                    }
-                }
-            }
-            for (j0 = 0; j0 < N; j0 += CNN_GEMM_NR) {
-                const int nr = N - j0 < CNN_GEMM_NR ? N - j0 : CNN_GEMM_NR;
-                const float *panel = bp;
-                int ldbk = CNN_GEMM_NR;
-                if (!tb && nr == CNN_GEMM_NR) {          /* full-width rows of B: read in place */
-                    panel = B + (size_t)k0 * ldb + j0;
-                    ldbk = ldb;
-                } else if (tb) {                         /* B^T: read each row of B once */
-                    for (j = 0; j < CNN_GEMM_NR; j++) {
-                        const float *src = B + (size_t)(j0 + j) * ldb + k0;
-                        if (j < nr) for (k = 0; k < kc; k++) bp[(size_t)k * CNN_GEMM_NR + j] = src[k];
-                        else for (k = 0; k < kc; k++) bp[(size_t)k * CNN_GEMM_NR + j] = 0.0f;
-                    }
-                } else {                                 /* the ragged right edge, zero-padded */
-                    for (k = 0; k < kc; k++)
-                        for (j = 0; j < CNN_GEMM_NR; j++)
-                            bp[(size_t)k * CNN_GEMM_NR + j] = j < nr ? B[(size_t)(k0 + k) * ldb + j0 + j] : 0.0f;
-                }
-                for (i = 0; i < mc; i += CNN_GEMM_MR)
-                    cnn__gemm_kernel(kc, ap + (size_t)i * kc, panel, ldbk, C + (size_t)(i0 + i) * ldc + j0, ldc,
-                                     mc - i < CNN_GEMM_MR ? mc - i : CNN_GEMM_MR, nr, st);
-            }
+            cnn__gemm_pack_a(ta, i0, mc, k0, kc, A, lda, ap);
+            cnn__gemm_block(tb, mc, N, k0, kc, ap, B, ldb, C + (size_t)i0 * ldc, ldc, store && k0 == 0);
         }
+    }
+}
+
+/* The same product with all of op(A) packed once beforehand (cnn__gemm_pack), for an A that many
+   products share, like a layer's weights across the samples of a batch. The packed A holds
+   cnn__gemm_packed_floats(M, K) floats: k-blocks one after the other, each the M rows rounded up
+   to whole panels, so the block (k0, i0) starts at k0 * Mpad + i0 * kc. Same bits as cnn__gemm. */
+static size_t cnn__gemm_packed_floats(int M, int K)
+{
+    return (size_t)((M + CNN_GEMM_MR - 1) / CNN_GEMM_MR * CNN_GEMM_MR) * (size_t)K;
+}
+
+static void cnn__gemm_pack(int ta, int M, int K, const float *A, int lda, float *pa)
+{
+    const size_t mpad = (size_t)(M + CNN_GEMM_MR - 1) / CNN_GEMM_MR * CNN_GEMM_MR;
+    int k0, i0;
+    for (k0 = 0; k0 < K; k0 += CNN__KC) {
+        const int kc = K - k0 < CNN__KC ? K - k0 : CNN__KC;
+        for (i0 = 0; i0 < M; i0 += CNN__MC)
+            cnn__gemm_pack_a(ta, i0, M - i0 < CNN__MC ? M - i0 : CNN__MC, k0, kc, A, lda,
+                             pa + (size_t)k0 * mpad + (size_t)i0 * kc);
+    }
+}
+
+static void cnn__gemm_prepacked(int tb, int M, int N, int K, const float *pa, const float *B, int ldb, float *C,
+                                int ldc, int store)
+{
+    const size_t mpad = (size_t)(M + CNN_GEMM_MR - 1) / CNN_GEMM_MR * CNN_GEMM_MR;
+    int k0, i0, i;
+    if (K == 0 && store)
+        for (i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+    for (k0 = 0; k0 < K; k0 += CNN__KC) {
+        const int kc = K - k0 < CNN__KC ? K - k0 : CNN__KC;
+        for (i0 = 0; i0 < M; i0 += CNN__MC)
+            cnn__gemm_block(tb, M - i0 < CNN__MC ? M - i0 : CNN__MC, N, k0, kc, pa + (size_t)k0 * mpad + (size_t)i0 * kc,
+                            B, ldb, C + (size_t)i0 * ldc, ldc, store && k0 == 0);
     }
 }
 
@@ -1188,10 +1240,17 @@ static float cnn__sum_prod_relu(const float *CNN__RESTRICT dy, const float *CNN_
    The weight gradient is computed transposed, dw^T (C*R*S, K) = sum_n col_n * dy_n^T, in scratch
    space after the columns: that way the GEMM streams col_n as stored and only packs dy_n, and
    its tile runs along K (64 filters fill two tiles, where C*R*S = 9 would fill a third of one). */
+static size_t cnn__conv_scratch_floats(const cnn_conv_shape *cs)
+{
+    const int crs = cs->c * cs->r * cs->s;
+    const size_t a = cnn__gemm_packed_floats(cs->k, crs), b = cnn__gemm_packed_floats(crs, cs->k);
+    return a > b ? a : b;   /* w packed, w^T packed; both hold dw^T's C*R*S*K floats too */
+}
+
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs)
 {
     const size_t crs = (size_t)cs->c * cs->r * cs->s;
-    return (size_t)cs->n * crs * cs->p * cs->q + crs * cs->k;
+    return (size_t)cs->n * crs * cs->p * cs->q + cnn__conv_scratch_floats(cs);
 }
 
 static void cnn__im2col(const cnn_conv_shape *cs, const float *x, float *col)
@@ -1255,13 +1314,15 @@ CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, c
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q;
     const size_t xs = (size_t)cs->c * cs->h * cs->w, cols = (size_t)CRS * PQ, ys = (size_t)K * PQ;
+    float *pw = col + (size_t)cs->n * cols;   /* w, packed once for every sample */
     int n;
+    cnn__gemm_pack(0, K, CRS, w, CRS, pw);
     CNN__OMP_FOR(cs->n > 1 && (double)cs->n * ys * CRS > CNN__OMP_MIN_WORK)
     for (n = 0; n < cs->n; n++) {
         float *yn = y + (size_t)n * ys, *coln = col + (size_t)n * cols;
         int k, j;
         cnn__im2col(cs, x + (size_t)n * xs, coln);
-        cnn__gemm(0, 0, K, PQ, CRS, w, CRS, coln, PQ, yn, PQ, 1);
+        cnn__gemm_prepacked(0, K, PQ, CRS, pw, coln, PQ, yn, PQ, 1);
         if (b)
             for (k = 0; k < K; k++) {
                 float *CNN__RESTRICT yk = yn + (size_t)k * PQ;
@@ -1310,12 +1371,15 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
         for (k = 0; k < K; k++)
             for (j = 0; j < CRS; j++) dw[(size_t)k * CRS + j] += dwt[(size_t)j * K + k];
     }
-    /* input gradient: col is no longer needed, so each sample's dcol overwrites its own */
+    /* input gradient: col is no longer needed, so each sample's dcol overwrites its own; w^T is
+       packed once, into the scratch that dw^T is done with */
     if (dx) {
+        float *pwt = col + (size_t)N * cols;
+        cnn__gemm_pack(1, CRS, K, w, CRS, pwt);
         CNN__OMP_FOR(N > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
         for (n = 0; n < N; n++) {
             float *coln = col + (size_t)n * cols;
-            cnn__gemm(1, 0, CRS, PQ, K, w, CRS, dy + (size_t)n * ys, PQ, coln, PQ, 1);
+            cnn__gemm_prepacked(0, CRS, PQ, K, pwt, dy + (size_t)n * ys, PQ, coln, PQ, 1);
             cnn__col2im(cs, coln, dx + (size_t)n * xs);
         }
     }
@@ -2363,8 +2427,8 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
             cs.n = n;
             if (!cnn__mul_size((size_t)cs.c * cs.r * cs.s, (size_t)cs.p * cs.q, &cachen) ||
                 !cnn__mul_size(cachen, (size_t)n, &cachen)) goto overflow;
-            {   /* plus dw^T's scratch: cnn_conv_col_floats(&cs), overflow-checked */
-                const size_t wn = (size_t)cs.c * cs.r * cs.s * cs.k;   /* the weights: known to fit */
+            {   /* plus the scratch: cnn_conv_col_floats(&cs), overflow-checked */
+                const size_t wn = cnn__conv_scratch_floats(&cs);   /* a few times the weights: fits */
                 if (cachen > (size_t)-1 - wn) goto overflow;
                 cachen += wn;
             }

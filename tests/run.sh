@@ -116,6 +116,9 @@ step run-quickstart "$out/quickstart"
 bench_smoke() { "$out/bench" --quick > "$out/bench.txt" && grep -q '^train_images_per_s model=1 batch=32 threads=1: [0-9]' "$out/bench.txt" &&
                 grep -q '^peak_gflops' "$out/bench.txt"; }
 step run-bench-quick bench_smoke
+bench_model() { "$out/bench" --quick --model 22 > "$out/bench22.txt" && grep -q '^infer_images_per_s model=22 batch=128 threads=1: [0-9]' "$out/bench22.txt" &&
+                ! grep -q '^peak_gflops\|model=1 ' "$out/bench22.txt" && ! "$out/bench" --model 23 2>/dev/null; }
+step run-bench-one-model bench_model
 idxinfo_smoke() {
     local d=${CNN_DATA_DIR:-/usr/share/datasets/fashion-mnist}
     "$out/idxinfo" "$d/train-labels-idx1-ubyte.gz" | grep -q '6000' && ! "$out/idxinfo" tests/run.sh

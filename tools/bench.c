@@ -4,7 +4,7 @@
      cc -O3 -march=native -fopenmp tools/bench.c -lm -o bench              every core
      cc -O3 -march=native -fopenmp -DCNN_BENCH_CBLAS tools/bench.c -lopenblas -lm -o bench
                                                                            and OpenBLAS's GEMMs
-     ./bench [--quick] [--json]
+     ./bench [--quick] [--json] [--model N]
 
    One "name: value" line per figure, its parameters in the name; --json prints the same figures
    as one JSON object. Every figure is the median of several timed repetitions after one warm-up.
@@ -29,7 +29,7 @@
 
 enum { MAX_FIGS = 160, MAX_REPS = 25, NAIVE_BATCH = 8, BIG_BATCH = 128, EPOCH_IMAGES = 54000 };
 
-static int quick, json;
+static int quick, json, only_model;
 
 /* ---- figures: printed as they come (text), or collected and printed at the end (--json) ---- */
 static struct { char name[96]; double value; } figs[MAX_FIGS];
@@ -339,9 +339,10 @@ static double peak_rss_mib(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench [--quick] [--json] [--help]\n"
-               "  --quick  fewer repetitions (a smoke run of a few seconds)\n"
-               "  --json   print the figures as one JSON object instead of name: value lines\n");
+    fprintf(f, "usage: bench [--quick] [--json] [--model N] [--help]\n"
+               "  --quick    fewer repetitions (a smoke run of a few seconds)\n"
+               "  --json     print the figures as one JSON object instead of name: value lines\n"
+               "  --model N  only the images/s of study model N (1-22): a quick before/after check\n");
 }
 
 int main(int argc, char **argv)
@@ -351,6 +352,15 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+            char *end;
+            long m = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || m < 1 || m > CNN_STUDY_MODELS) {
+                fprintf(stderr, "bench: --model wants a study model number 1-%d, got '%s'\n", CNN_STUDY_MODELS, argv[i]);
+                return 2;
+            }
+            only_model = (int)m;
+        }
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
         else { fprintf(stderr, "bench: unknown option '%s'\n", argv[i]); usage(stderr); return 2; }
     }
@@ -372,24 +382,29 @@ int main(int argc, char **argv)
         printf("\n# medians of %s repetitions after a warm-up\n", quick ? "1 or more (--quick)" : "5 to 25");
     }
 
-    for (t = 0; t < nthreads; t++) {
-        peak[t] = bench_peak(threads[t]);
-        emit(peak[t], "peak_gflops threads=%d", threads[t]);
+    if (only_model) {
+        bench_model(only_model, threads, nthreads, NULL);
+        emit(peak_rss_mib(), "peak_rss_mib after=model%d", only_model);
+    } else {
+        for (t = 0; t < nthreads; t++) {
+            peak[t] = bench_peak(threads[t]);
+            emit(peak[t], "peak_gflops threads=%d", threads[t]);
+        }
+
+        note("conv: naive on 8 samples (GFLOP/s is a rate, so it compares with im2col's at batch 128)");
+        bench_convs(threads, nthreads, peak);
+
+        note("peak_rss_mib: the process's peak resident memory so far (getrusage), convolution buffers included");
+        bench_model(1, threads, nthreads, train_ips);
+        emit(peak_rss_mib(), "peak_rss_mib after=model1");
+        bench_model(4, threads, nthreads, NULL);
+        emit(peak_rss_mib(), "peak_rss_mib after=model4");
+
+        note("epoch_seconds: 54000 images / train_images_per_s, extrapolated from the median step time");
+        for (i = 0; i < 2; i++)
+            emit(EPOCH_IMAGES / train_ips[i * nthreads + nthreads - 1], "epoch_seconds model=1 batch=%d threads=%d images=%d",
+                 i ? BIG_BATCH : 32, threads[nthreads - 1], EPOCH_IMAGES);
     }
-
-    note("conv: naive on 8 samples (GFLOP/s is a rate, so it compares with im2col's at batch 128)");
-    bench_convs(threads, nthreads, peak);
-
-    note("peak_rss_mib: the process's peak resident memory so far (getrusage), convolution buffers included");
-    bench_model(1, threads, nthreads, train_ips);
-    emit(peak_rss_mib(), "peak_rss_mib after=model1");
-    bench_model(4, threads, nthreads, NULL);
-    emit(peak_rss_mib(), "peak_rss_mib after=model4");
-
-    note("epoch_seconds: 54000 images / train_images_per_s, extrapolated from the median step time");
-    for (i = 0; i < 2; i++)
-        emit(EPOCH_IMAGES / train_ips[i * nthreads + nthreads - 1], "epoch_seconds model=1 batch=%d threads=%d images=%d",
-             i ? BIG_BATCH : 32, threads[nthreads - 1], EPOCH_IMAGES);
 
     if (json) {
         printf("{");
