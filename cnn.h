@@ -1237,14 +1237,99 @@ static float cnn__sum_prod_relu(const float *CNN__RESTRICT dy, const float *CNN_
      y_n (K, P*Q) = w (K, C*R*S) * col_n (C*R*S, P*Q)
    and backward is two more:
      dw (K, C*R*S) += sum_n dy_n (K,P*Q) * col_n^T        dcol_n = w^T * dy_n  -> col2im -> dx_n
-   The weight gradient is computed transposed, dw^T (C*R*S, K) = sum_n col_n * dy_n^T, in scratch
-   space after the columns: that way the GEMM streams col_n as stored and only packs dy_n, and
-   its tile runs along K (64 filters fill two tiles, where C*R*S = 9 would fill a third of one). */
+   The weight gradient is formed as dot products along the output pixels (below), where the
+   compiler has vector types; the plain-C build computes it transposed as a GEMM, dw^T (C*R*S, K) =
+   sum_n col_n * dy_n^T, in scratch space after the columns: that way the GEMM streams col_n as
+   stored and only packs dy_n, and its tile runs along K. */
+#ifdef CNN__GEMM_VECTOR
+/* >>conv weight gradient, inner-product form
+   dw[k][j] = sum_n sum_i dy_n[k][i] * col_n[j][i] sums over the output pixel i, which both dy_n and
+   col_n store contiguously. So instead of packing (transposing) one of them for the GEMM kernel,
+   a tile of 4 rows of col_n and 4 rows of dy_n is multiplied lane by lane along i: 16 vector
+   sums in registers, 8 loads per 16 FMAs, no copy at all. The lanes of every sum are kept in the
+   scratch across the samples of the batch and added up once at the end (a horizontal sum per
+   sample would cost as much as a short dot product itself). */
+#define CNN__DW_T 4
+
+static size_t cnn__conv_dw_lanes_floats(int crs, int k)
+{
+    return (size_t)((crs + CNN__DW_T - 1) / CNN__DW_T) * (size_t)((k + CNN__DW_T - 1) / CNN__DW_T) *
+           CNN__DW_T * CNN__DW_T * CNN__VW;
+}
+
+/* lanes[r][c] += a[r][i] * b[c][i] lane by lane, over i < n (the tail zero-padded) */
+static void cnn__conv_dw_tile(int n, const float *const *a, const float *const *b, float *lanes)
+{
+    const cnn__vf zero = {0};
+    cnn__vf acc[CNN__DW_T][CNN__DW_T], av[CNN__DW_T], bv[CNN__DW_T];
+    int i = 0, r, c;
+    memcpy(acc, lanes, sizeof acc);
+    for (; i + CNN__VW <= n; i += CNN__VW) {
+        for (r = 0; r < CNN__DW_T; r++) memcpy(&av[r], a[r] + i, sizeof av[r]);
+        for (c = 0; c < CNN__DW_T; c++) memcpy(&bv[c], b[c] + i, sizeof bv[c]);
+        for (r = 0; r < CNN__DW_T; r++)
+            for (c = 0; c < CNN__DW_T; c++) acc[r][c] += av[r] * bv[c];
+    }
+    if (i < n) {
+        for (r = 0; r < CNN__DW_T; r++) { av[r] = zero; memcpy(&av[r], a[r] + i, (size_t)(n - i) * sizeof(float)); }
+        for (c = 0; c < CNN__DW_T; c++) { bv[c] = zero; memcpy(&bv[c], b[c] + i, (size_t)(n - i) * sizeof(float)); }
+        for (r = 0; r < CNN__DW_T; r++)
+            for (c = 0; c < CNN__DW_T; c++) acc[r][c] += av[r] * bv[c];
+    }
+    memcpy(lanes, acc, sizeof acc);
+}
+
+/* The tiles are split into bands of 4 along whichever of C*R*S and K has more of them; a band
+   belongs to one thread, which runs through the samples in order, so every sum is formed in the
+   same order for any thread count. Rows past the end of col or dy repeat the last row: their
+   sums are computed and dropped. */
+static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const float *col, const float *dy, float *dw, float *lanes)
+{
+    const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q, N = cs->n, T = CNN__DW_T;
+    const int ct = (CRS + T - 1) / T, kt = (K + T - 1) / T, by_c = ct >= kt, bt = by_c ? ct : kt;
+    const int bands = (bt + 3) / 4;
+    const size_t cols = (size_t)CRS * PQ, ys = (size_t)K * PQ, tile = (size_t)T * T * CNN__VW;
+    int band, j;
+    memset(lanes, 0, cnn__conv_dw_lanes_floats(CRS, K) * sizeof(float));
+    CNN__OMP_FOR(bands > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
+    for (band = 0; band < bands; band++) {
+        const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
+        const int c0 = by_c ? t0 : 0, c1 = by_c ? t1 : ct, k0 = by_c ? 0 : t0, k1 = by_c ? kt : t1;
+        int m, tc, tk, r;
+        for (m = 0; m < N; m++)
+            for (tc = c0; tc < c1; tc++) {
+                const float *a[CNN__DW_T], *b[CNN__DW_T];
+                for (r = 0; r < T; r++)
+                    a[r] = col + (size_t)m * cols + (size_t)(tc * T + r < CRS ? tc * T + r : CRS - 1) * PQ;
+                for (tk = k0; tk < k1; tk++) {
+                    for (r = 0; r < T; r++) b[r] = dy + (size_t)m * ys + (size_t)(tk * T + r < K ? tk * T + r : K - 1) * PQ;
+                    cnn__conv_dw_tile(PQ, a, b, lanes + (size_t)(tc * kt + tk) * tile);
+                }
+            }
+    }
+    /* dw[k][j] += the lanes of sum (j, k), added in lane order */
+    for (j = 0; j < CRS; j++) {
+        int k, l;
+        for (k = 0; k < K; k++) {
+            const float *v = lanes + (size_t)((j / T) * kt + k / T) * tile + (size_t)((j % T) * T + k % T) * CNN__VW;
+            float sum = 0.0f;
+            for (l = 0; l < CNN__VW; l++) sum += v[l];
+            dw[(size_t)k * CRS + j] += sum;
+        }
+    }
+}
+#endif
+
 static size_t cnn__conv_scratch_floats(const cnn_conv_shape *cs)
 {
     const int crs = cs->c * cs->r * cs->s;
-    const size_t a = cnn__gemm_packed_floats(cs->k, crs), b = cnn__gemm_packed_floats(crs, cs->k);
-    return a > b ? a : b;   /* w packed, w^T packed; both hold dw^T's C*R*S*K floats too */
+    size_t a = cnn__gemm_packed_floats(cs->k, crs), b = cnn__gemm_packed_floats(crs, cs->k);
+    if (b > a) a = b;   /* w packed, w^T packed; both hold dw^T's C*R*S*K floats too */
+#ifdef CNN__GEMM_VECTOR
+    b = cnn__conv_dw_lanes_floats(crs, cs->k);
+    if (b > a) a = b;   /* the weight gradient's lanes */
+#endif
+    return a;
 }
 
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs)
@@ -1351,6 +1436,9 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
        (conv 2: 256), else of columns, whole tiles each (conv 1: 9 rows, 64 columns). A band packs
        dy_n once more, so no more bands than that; bands do not change any sum. Then dw += its
        transpose. */
+#ifdef CNN__GEMM_VECTOR
+    if (dw) cnn__conv_dw_inner(cs, col, dy, dw, col + (size_t)N * cols);
+#else
     if (dw) {
         float *dwt = col + (size_t)N * cols;
         const int by_rows = CRS >= 8 * CNN_GEMM_MR, len = by_rows ? CRS : K, unit = by_rows ? CNN_GEMM_MR : CNN_GEMM_NR;
@@ -1371,6 +1459,7 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
         for (k = 0; k < K; k++)
             for (j = 0; j < CRS; j++) dw[(size_t)k * CRS + j] += dwt[(size_t)j * K + k];
     }
+#endif
     /* input gradient: col is no longer needed, so each sample's dcol overwrites its own; w^T is
        packed once, into the scratch that dw^T is done with */
     if (dx) {
