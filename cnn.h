@@ -1171,14 +1171,17 @@ static float cnn__sum_sqdev(const float *CNN__RESTRICT x, size_t n, float c)
     return s[0];
 }
 
-static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTRICT b, size_t n)
+/* sum of a * xh with xh = (b - c) * sc: batch norm's xhat, recomputed from its input (c = the
+   mean, sc = invstd) or passed as b itself (c = 0, sc = 1, which gives b's exact bits). The cast
+   rounds xh to float where floats are evaluated wider (x87), as a stored xhat would be. */
+static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTRICT b, float c, float sc, size_t n)
 {
     float s[16] = {0};
     size_t i;
     int l;
     for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += a[i + l] * b[i + l];
-    for (; i < n; i++) s[0] += a[i] * b[i];
+        for (l = 0; l < 16; l++) s[l] += a[i + l] * (float)((b[i + l] - c) * sc);
+    for (; i < n; i++) s[0] += a[i] * (float)((b[i] - c) * sc);
     for (l = 8; l > 0; l /= 2) {
         int j;
         for (j = 0; j < l; j++) s[j] += s[j + l];
@@ -1216,14 +1219,14 @@ static float cnn__sum_relu(const float *CNN__RESTRICT dy, const float *CNN__REST
 }
 
 static float cnn__sum_prod_relu(const float *CNN__RESTRICT dy, const float *CNN__RESTRICT y,
-                                const float *CNN__RESTRICT b, size_t n)
+                                const float *CNN__RESTRICT b, float c, float sc, size_t n)
 {
     float s[16] = {0};
     size_t i;
     int l;
     for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += cnn__relu_grad(dy[i + l], y[i + l]) * b[i + l];
-    for (; i < n; i++) s[0] += cnn__relu_grad(dy[i], y[i]) * b[i];
+        for (l = 0; l < 16; l++) s[l] += cnn__relu_grad(dy[i + l], y[i + l]) * (float)((b[i + l] - c) * sc);
+    for (; i < n; i++) s[0] += cnn__relu_grad(dy[i], y[i]) * (float)((b[i] - c) * sc);
     for (l = 8; l > 0; l /= 2) {
         int j;
         for (j = 0; j < l; j++) s[j] += s[j + l];
@@ -1662,47 +1665,68 @@ static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t,
    (the two sums are how each x moves the batch mean and variance seen by every other x). */
 /* relu = 1 applies a ReLU to y on the way out (the net fuses "batch norm, relu" this way, which
    saves a pass over the largest maps; same expression as cnn_act_forward, so the same bits) */
+/* The statistics read each plane once from memory: its sum, then (from cache) its squared
+   deviations from its own mean, merged plane by plane into the channel's mean and sum of squared
+   deviations M2 (Chan, Golub and LeVeque's pairwise update, in double):
+     mean = mean_a + d * n_b / n,   M2 = M2_a + M2_b + d^2 * n_a * n_b / n,   d = mean_b - mean_a
+   No E[x^2] - E[x]^2 cancellation, and one read of x fewer than a separate pass for the mean.
+   xhat may be NULL (the net does not keep it; backward recomputes it from x, mean and invstd,
+   which gives the same bits); mean_out, when not NULL, receives the float mean used. */
 static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
-                                  float *y, float *xhat, float *invstd, float *run_mean, float *run_var,
-                                  float momentum, float eps, int relu)
+                                  float *y, float *xhat, float *invstd, float *mean_out, float *run_mean,
+                                  float *run_var, float momentum, float eps, int relu)
 {
     const double M = (double)n * (double)hw;
     int ch;
     CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
     for (ch = 0; ch < c; ch++) {
-        double sum = 0.0, sq = 0.0, mean, var;
+        double mean = 0.0, m2 = 0.0, var;
         float is, fm, g, bt;
         int m;
         size_t i;
-        /* each plane summed in float lanes, the planes in double: accurate and vectorised */
-        for (m = 0; m < n; m++) sum += cnn__sum(x + ((size_t)m * c + ch) * hw, hw);
-        mean = sum / M;
+        for (m = 0; m < n; m++) {   /* planes in float lanes (vectorised), merged in double */
+            const float *xp = x + ((size_t)m * c + ch) * hw;
+            const double pm = (double)cnn__sum(xp, hw) / (double)hw, na = (double)m * (double)hw;
+            const float fpm = (float)pm;
+            /* deviations from the float mean fpm; minus hw*(pm - fpm)^2 makes them about pm */
+            const double pm2 = (double)cnn__sum_sqdev(xp, hw, fpm) - (double)hw * (pm - fpm) * (pm - fpm);
+            const double d = pm - mean, tot = na + (double)hw;
+            mean += d * (double)hw / tot;
+            m2 += pm2 + d * d * na * (double)hw / tot;
+        }
+        if (m2 < 0.0) m2 = 0.0;
+        var = m2 / M;
         fm = (float)mean;
-        for (m = 0; m < n; m++)   /* two passes: no cancellation in E[x^2] - E[x]^2 */
-            sq += cnn__sum_sqdev(x + ((size_t)m * c + ch) * hw, hw, fm);
-        var = sq / M;
         is = (float)(1.0 / sqrt(var + eps));
         invstd[ch] = is;
+        if (mean_out) mean_out[ch] = fm;
         g = gamma[ch]; bt = beta[ch];
         for (m = 0; m < n; m++) {
             const size_t off = ((size_t)m * c + ch) * hw;
             const float *CNN__RESTRICT xp = x + off;
-            float *CNN__RESTRICT xh = xhat + off, *CNN__RESTRICT yp = y + off;
-            if (relu)
+            float *CNN__RESTRICT xh = xhat ? xhat + off : NULL, *CNN__RESTRICT yp = y + off;
+            if (xh && relu)
                 for (i = 0; i < hw; i++) {
                     float v;
                     xh[i] = (xp[i] - fm) * is;
                     v = g * xh[i] + bt;
                     yp[i] = v < 0.0f ? 0.0f : v;
                 }
-            else
+            else if (xh)
                 for (i = 0; i < hw; i++) {
                     xh[i] = (xp[i] - fm) * is;
                     yp[i] = g * xh[i] + bt;
                 }
+            else if (relu)
+                for (i = 0; i < hw; i++) {
+                    const float v = g * (float)((xp[i] - fm) * is) + bt;
+                    yp[i] = v < 0.0f ? 0.0f : v;
+                }
+            else
+                for (i = 0; i < hw; i++) yp[i] = g * (float)((xp[i] - fm) * is) + bt;
         }
         if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * fm;
-        if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? sq / (M - 1) : var);
+        if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? m2 / (M - 1) : var);
     }
 }
 
@@ -1710,7 +1734,7 @@ CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const
                                   const float *beta, float *y, float *xhat, float *invstd,
                                   float *run_mean, float *run_var, float momentum, float eps)
 {
-    cnn__bn_forward_train(n, c, hw, x, gamma, beta, y, xhat, invstd, run_mean, run_var, momentum, eps, 0);
+    cnn__bn_forward_train(n, c, hw, x, gamma, beta, y, xhat, invstd, NULL, run_mean, run_var, momentum, eps, 0);
 }
 
 static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
@@ -1745,15 +1769,17 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
 /* add = 1: dx += the gradient, as the public functions promise; add = 0: dx = the gradient, which
    lets the net skip clearing dx first (one pass less over the largest tensors). relu_y, when not
    NULL, is the output of a ReLU fused after this batch norm, and dy is the gradient at that
-   output: the ReLU's backward (y > 0 ? dy : 0) is applied on the fly. */
+   output: the ReLU's backward (y > 0 ? dy : 0) is applied on the fly. xhat is either given, with
+   mean NULL, or recomputed as (xhat - mean) * invstd from the input passed as xhat, with mean. */
 static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const float *relu_y, const float *xhat,
-                             const float *gamma, const float *invstd, float *dx, float *dgamma, float *dbeta,
-                             int add)
+                             const float *mean, const float *gamma, const float *invstd, float *dx, float *dgamma,
+                             float *dbeta, int add)
 {
     const double M = (double)n * (double)hw;
     int ch;
     CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
     for (ch = 0; ch < c; ch++) {
+        const float mu = mean ? mean[ch] : 0.0f, sc = mean ? invstd[ch] : 1.0f;
         double sdy = 0.0, sdyx = 0.0;
         int m;
         size_t i;
@@ -1761,10 +1787,10 @@ static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const flo
             const size_t off = ((size_t)m * c + ch) * hw;
             if (relu_y) {
                 sdy += cnn__sum_relu(dy + off, relu_y + off, hw);
-                sdyx += cnn__sum_prod_relu(dy + off, relu_y + off, xhat + off, hw);
+                sdyx += cnn__sum_prod_relu(dy + off, relu_y + off, xhat + off, mu, sc, hw);
             } else {
                 sdy += cnn__sum(dy + off, hw);
-                sdyx += cnn__sum_prod(dy + off, xhat + off, hw);
+                sdyx += cnn__sum_prod(dy + off, xhat + off, mu, sc, hw);
             }
         }
         if (dgamma) dgamma[ch] += (float)sdyx;
@@ -1777,10 +1803,10 @@ static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const flo
                 const float *CNN__RESTRICT dyp = dy + off, *CNN__RESTRICT xh = xhat + off;
                 const float *CNN__RESTRICT ry = relu_y ? relu_y + off : NULL;
                 float *CNN__RESTRICT dxp = dx + off;
-                if (ry && add) for (i = 0; i < hw; i++) dxp[i] += k * (cnn__relu_grad(dyp[i], ry[i]) - a - xh[i] * b);
-                else if (ry) for (i = 0; i < hw; i++) dxp[i] = k * (cnn__relu_grad(dyp[i], ry[i]) - a - xh[i] * b);
-                else if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - xh[i] * b);
-                else for (i = 0; i < hw; i++) dxp[i] = k * (dyp[i] - a - xh[i] * b);
+                if (ry && add) for (i = 0; i < hw; i++) dxp[i] += k * (cnn__relu_grad(dyp[i], ry[i]) - a - (float)((xh[i] - mu) * sc) * b);
+                else if (ry) for (i = 0; i < hw; i++) dxp[i] = k * (cnn__relu_grad(dyp[i], ry[i]) - a - (float)((xh[i] - mu) * sc) * b);
+                else if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - (float)((xh[i] - mu) * sc) * b);
+                else for (i = 0; i < hw; i++) dxp[i] = k * (dyp[i] - a - (float)((xh[i] - mu) * sc) * b);
             }
         }
     }
@@ -1790,7 +1816,7 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
                              const float *gamma, const float *invstd, float *dx, float *dgamma,
                              float *dbeta)
 {
-    cnn__bn_backward(n, c, hw, dy, NULL, xhat, gamma, invstd, dx, dgamma, dbeta, 1);
+    cnn__bn_backward(n, c, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, 1);
 }
 
 /* >>act implementation */
@@ -2202,8 +2228,8 @@ typedef struct cnn__layer {
     int fan_in, fan_out;
     /* activations, allocated for `cap` samples */
     float *out, *dout;
-    float *cache;                 /* conv: im2col columns; BN: xhat; dropout: mask */
-    float *invstd;                /* BN */
+    float *cache;                 /* conv: im2col columns; dropout: mask */
+    float *invstd;                /* BN: invstd, then the mean, of the last training batch */
     int32_t *arg;                 /* max/min pool */
     const float *in;              /* input of the last forward (borrowed) */
 } cnn__layer;
@@ -2426,7 +2452,8 @@ static cnn_status cnn__net_create(cnn_net **out, const cnn_net_desc *d, const ui
     net->state = (float *)cnn__calloc_floats(ns);
     net->state_saved = (float *)cnn__calloc_floats(ns);
     for (i = 0; i < count; i++)
-        if (layers[i].kind == CNN_LAYER_BATCHNORM) layers[i].invstd = (float *)cnn__calloc_floats((size_t)layers[i].out_c);
+        if (layers[i].kind == CNN_LAYER_BATCHNORM)   /* invstd, then the mean, of the last batch */
+            layers[i].invstd = (float *)cnn__calloc_floats((size_t)2 * layers[i].out_c);
     if (!net->params || !net->grads || !net->adam_m || !net->adam_v || !net->state || !net->state_saved) goto nomem;
     for (i = 0; i < count; i++) if (layers[i].kind == CNN_LAYER_BATCHNORM && !layers[i].invstd) goto nomem;
     /* Keras' starting values: gamma 1, beta 0, running mean 0, running variance 1 */
@@ -2521,7 +2548,7 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
                 if (cachen > (size_t)-1 - wn) goto overflow;
                 cachen += wn;
             }
-        } else if (L->kind == CNN_LAYER_BATCHNORM || L->kind == CNN_LAYER_DROPOUT) {
+        } else if (L->kind == CNN_LAYER_DROPOUT) {   /* the mask */
             cachen = outn;
         }
         if (cachen && !(L->cache = (float *)cnn__alloc_floats(cachen))) goto nomem;
@@ -2588,8 +2615,8 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
             const int relu = cnn__relu_fused_after(net, i);
             float *out = relu ? net->layers[i + 1].out : L->out;
             if (net->training)
-                cnn__bn_forward_train(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, out, L->cache, L->invstd,
-                                      mean, var, net->desc.bn_momentum, net->desc.bn_eps, relu);
+                cnn__bn_forward_train(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, out, NULL, L->invstd,
+                                      L->invstd + L->out_c, mean, var, net->desc.bn_momentum, net->desc.bn_eps, relu);
             else
                 cnn__bn_forward_infer(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, mean, var, net->desc.bn_eps,
                                       out, relu);
@@ -2661,11 +2688,11 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         case CNN_LAYER_BATCHNORM:
             if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
                 const cnn__layer *R = &net->layers[i + 1];
-                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, R->dout, R->out, L->cache, p + L->w_off,
-                                 L->invstd, dx, g + L->w_off, g + L->b_off, 0);
+                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, R->dout, R->out, L->in,
+                                 L->invstd + L->out_c, p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off, 0);
             } else {
-                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, NULL, L->cache, p + L->w_off,
-                                 L->invstd, dx, g + L->w_off, g + L->b_off, 0);
+                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, NULL, L->in, L->invstd + L->out_c,
+                                 p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off, 0);
             }
             break;
         case CNN_LAYER_ACT:   /* fused after a batch norm: that layer's backward does it */

@@ -248,7 +248,8 @@ static void test_net_dropout_masks(void)
     free(x);
 }
 
-/* the net runs "batch norm, ReLU" as one layer; it must give the bits of the two public layers */
+/* the net runs "batch norm, ReLU" as one layer, without keeping xhat (backward recomputes it
+   from x and the mean); it must give the bits of the two public layers */
 static void test_bn_relu_fused(void)
 {
     enum { N = 3, C = 4, HW = 37 };   /* 37: a tail after the 16-lane sums */
@@ -256,25 +257,33 @@ static void test_bn_relu_fused(void)
     float *x = rnd(cnt, -2, 2), *dy = rnd(cnt, -1, 1), gamma[C] = {1.5f, -0.5f, 2.0f, 0.7f};
     float beta[C] = {0.1f, -0.2f, 0.3f, 0.0f}, is1[C], is2[C], rm1[C] = {0}, rv1[C] = {1, 1, 1, 1};
     float rm2[C] = {0}, rv2[C] = {1, 1, 1, 1}, dg1[C] = {0}, db1[C] = {0}, dg2[C] = {0}, db2[C] = {0};
+    float mu[C], is3[C], rm3[C] = {0}, rv3[C] = {1, 1, 1, 1}, dg3[C] = {0}, db3[C] = {0};
     float *bn = zeros(cnt), *y1 = zeros(cnt), *y2 = zeros(cnt), *xh1 = zeros(cnt), *xh2 = zeros(cnt);
-    float *dbn = zeros(cnt), *dx1 = zeros(cnt), *dx2 = zeros(cnt);
+    float *dbn = zeros(cnt), *dx1 = zeros(cnt), *dx2 = zeros(cnt), *y3 = zeros(cnt), *dx3 = zeros(cnt);
     size_t i;
     for (i = 0; i < cnt; i += 7) x[i] = 0.0f;   /* some exact zeros and ties */
     cnn_bn_forward_train(N, C, HW, x, gamma, beta, bn, xh1, is1, rm1, rv1, 0.9f, 1e-3f);
     cnn_act_forward(CNN_ACT_RELU, cnt, bn, y1);
-    cnn__bn_forward_train(N, C, HW, x, gamma, beta, y2, xh2, is2, rm2, rv2, 0.9f, 1e-3f, 1);
+    cnn__bn_forward_train(N, C, HW, x, gamma, beta, y2, xh2, is2, NULL, rm2, rv2, 0.9f, 1e-3f, 1);
     CHECK(!memcmp(y1, y2, cnt * sizeof(float)) && !memcmp(xh1, xh2, cnt * sizeof(float)) &&
           !memcmp(rm1, rm2, sizeof rm1) && !memcmp(rv1, rv2, sizeof rv1), "fused bn+relu forward differs");
+    cnn__bn_forward_train(N, C, HW, x, gamma, beta, y3, NULL, is3, mu, rm3, rv3, 0.9f, 1e-3f, 1);
+    CHECK(!memcmp(y1, y3, cnt * sizeof(float)) && !memcmp(is1, is3, sizeof is1) && !memcmp(rm1, rm3, sizeof rm1),
+          "fused bn+relu forward without xhat differs");
     cnn_act_backward(CNN_ACT_RELU, cnt, y1, dy, dbn);
     cnn_bn_backward(N, C, HW, dbn, xh1, gamma, is1, dx1, dg1, db1);
-    cnn__bn_backward(N, C, HW, dy, y2, xh2, gamma, is2, dx2, dg2, db2, 1);
+    cnn__bn_backward(N, C, HW, dy, y2, xh2, NULL, gamma, is2, dx2, dg2, db2, 1);
     CHECK(!memcmp(dx1, dx2, cnt * sizeof(float)) && !memcmp(dg1, dg2, sizeof dg1) && !memcmp(db1, db2, sizeof db1),
           "fused bn+relu backward differs");
+    cnn__bn_backward(N, C, HW, dy, y3, x, mu, gamma, is3, dx3, dg3, db3, 0);
+    CHECK(!memcmp(dx1, dx3, cnt * sizeof(float)) && !memcmp(dg1, dg3, sizeof dg1) && !memcmp(db1, db3, sizeof db1),
+          "fused bn+relu backward with xhat recomputed from x differs");
     cnn__bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, y2, 1);
     cnn_bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, bn);
     cnn_act_forward(CNN_ACT_RELU, cnt, bn, y1);
     CHECK(!memcmp(y1, y2, cnt * sizeof(float)), "fused bn+relu inference differs");
     free(x); free(dy); free(bn); free(y1); free(y2); free(xh1); free(xh2); free(dbn); free(dx1); free(dx2);
+    free(y3); free(dx3);
 }
 
 static void test_batchnorm(void)
