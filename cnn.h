@@ -191,7 +191,9 @@ CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, c
                                      const float *dy, float *dx, float *dw, float *db);
 /* im2col + GEMM. col is a caller-provided workspace of cnn_conv_col_floats() floats; forward fills
    it with the unfolded input, which backward reads for dw and then overwrites while computing dx.
-   The workspace ends with a little scratch (the weights packed for the GEMM, dw^T). */
+   The workspace ends with a little scratch (the weights packed for the GEMM, dw's partial sums).
+   At stride 1 without padding, with 8 or more input channels, forward skips im2col (GEMMs on the
+   shifted input instead) and keeps a copy of the input in col for backward; same contract. */
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs);
 CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *b, float *y, float *col);
@@ -1282,19 +1284,36 @@ static void cnn__conv_dw_tile(int n, const float *const *a, const float *const *
     memcpy(lanes, acc, sizeof acc);
 }
 
+/* Where row j of sample m of the two operands starts: col_n's rows (wide = 0), or for the wide
+   convolution below, input channel j / RS shifted by the kernel offset (j % RS) */
+typedef struct cnn__dw_rows {
+    const float *a, *b;       /* sample 0's first row of each operand */
+    size_t a_per, b_per;      /* floats from one sample to the next */
+    size_t a_row, b_row;      /* floats from one row to the next (a: one channel to the next if wide) */
+    int wide, rs, s, w;       /* wide: row j is channel j / rs at offset ((j % rs) / s) * w + (j % rs) % s */
+    int n;                    /* length of every row: the summed index runs over it */
+} cnn__dw_rows;
+
+static const float *cnn__dw_arow(const cnn__dw_rows *d, int m, int j)
+{
+    const float *base = d->a + (size_t)m * d->a_per;
+    if (!d->wide) return base + (size_t)j * d->a_row;
+    return base + (size_t)(j / d->rs) * d->a_row + (size_t)((j % d->rs) / d->s) * d->w + (size_t)((j % d->rs) % d->s);
+}
+
 /* The tiles are split into bands of 4 along whichever of C*R*S and K has more of them; a band
    belongs to one thread, which runs through the samples in order, so every sum is formed in the
    same order for any thread count. Rows past the end of col or dy repeat the last row: their
    sums are computed and dropped. */
-static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const float *col, const float *dy, float *dw, float *lanes)
+static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, float *dw, float *lanes)
 {
-    const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q, N = cs->n, T = CNN__DW_T;
+    const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, T = CNN__DW_T;
     const int ct = (CRS + T - 1) / T, kt = (K + T - 1) / T, by_c = ct >= kt, bt = by_c ? ct : kt;
     const int bands = (bt + 3) / 4;
-    const size_t cols = (size_t)CRS * PQ, ys = (size_t)K * PQ, tile = (size_t)T * T * CNN__VW;
+    const size_t tile = (size_t)T * T * CNN__VW;
     int band, j;
     memset(lanes, 0, cnn__conv_dw_lanes_floats(CRS, K) * sizeof(float));
-    CNN__OMP_FOR(bands > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
+    CNN__OMP_FOR(bands > 1 && (double)N * K * d->n * CRS > CNN__OMP_MIN_WORK)
     for (band = 0; band < bands; band++) {
         const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
         const int c0 = by_c ? t0 : 0, c1 = by_c ? t1 : ct, k0 = by_c ? 0 : t0, k1 = by_c ? kt : t1;
@@ -1302,11 +1321,11 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const float *col, const
         for (m = 0; m < N; m++)
             for (tc = c0; tc < c1; tc++) {
                 const float *a[CNN__DW_T], *b[CNN__DW_T];
-                for (r = 0; r < T; r++)
-                    a[r] = col + (size_t)m * cols + (size_t)(tc * T + r < CRS ? tc * T + r : CRS - 1) * PQ;
+                for (r = 0; r < T; r++) a[r] = cnn__dw_arow(d, m, tc * T + r < CRS ? tc * T + r : CRS - 1);
                 for (tk = k0; tk < k1; tk++) {
-                    for (r = 0; r < T; r++) b[r] = dy + (size_t)m * ys + (size_t)(tk * T + r < K ? tk * T + r : K - 1) * PQ;
-                    cnn__conv_dw_tile(PQ, a, b, lanes + (size_t)(tc * kt + tk) * tile);
+                    for (r = 0; r < T; r++)
+                        b[r] = d->b + (size_t)m * d->b_per + (size_t)(tk * T + r < K ? tk * T + r : K - 1) * d->b_row;
+                    cnn__conv_dw_tile(d->n, a, b, lanes + (size_t)(tc * kt + tk) * tile);
                 }
             }
     }
@@ -1323,6 +1342,115 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const float *col, const
 }
 #endif
 
+#ifdef CNN__GEMM_VECTOR
+/* >>conv wide: stride 1, no padding, several input channels
+   Then output pixel (p,q) of filter tap (r,s) reads x[c][(p+r)*W + q+s]: over the "wide" index
+   i = p*W + q, with q running over whole input rows, that is x_c shifted by r*W + s, a plain
+   contiguous run. So the convolution is R*S GEMMs that read the input in place, with no im2col:
+     y_wide (K, NW) = sum over (r,s) of w_rs (K, C) * x shifted by r*W+s (C, NW),  NW = (P-1)*W + Q
+   whose columns q >= Q (wrapped into the next row) are dropped. Backward is the same in reverse:
+   dy is spread over the wide index with zeros in those columns, dx (shifted by r*W+s) +=
+   w_rs^T dy_wide, and dw is the lane-wise dot products above with the shifted input rows. Each
+   sample's slice of the workspace holds a copy of its input (backward has no other) and then
+   y_wide or dy_wide; the condition below checks they fit. For the study's second convolution
+   (64 channels, 2x2 filters) this skips writing and reading a 4x larger im2col matrix. */
+static int cnn__conv_wide(const cnn_conv_shape *cs)
+{
+    const size_t hw = (size_t)cs->h * cs->w, nw = (size_t)(cs->p - 1) * cs->w + (size_t)cs->q;
+    return cs->c >= 8 && cs->r * cs->s > 1 && cs->stride_h == 1 && cs->stride_w == 1 && cs->pad_top == 0 &&
+           cs->pad_left == 0 && cs->p == cs->h - cs->r + 1 && cs->q == cs->w - cs->s + 1 &&
+           (size_t)cs->c * hw + (size_t)cs->k * nw <= (size_t)cs->c * cs->r * cs->s * cs->p * cs->q;
+}
+
+/* scratch: the weights regrouped by tap, wr[rs][k][c], then each tap's w_rs (or w_rs^T) packed */
+static size_t cnn__conv_wide_scratch_floats(const cnn_conv_shape *cs)
+{
+    const size_t a = cnn__gemm_packed_floats(cs->k, cs->c), b = cnn__gemm_packed_floats(cs->c, cs->k);
+    return (size_t)cs->k * cs->c * cs->r * cs->s * 2 + (size_t)cs->r * cs->s * (a > b ? a : b);
+}
+
+static float *cnn__conv_wide_pack(const cnn_conv_shape *cs, const float *w, float *scratch, int transpose)
+{
+    const int K = cs->k, C = cs->c, RS = cs->r * cs->s;
+    const size_t kc = (size_t)K * C, psz = transpose ? cnn__gemm_packed_floats(C, K) : cnn__gemm_packed_floats(K, C);
+    float *wr = scratch, *pw = scratch + kc * RS;
+    int k, c, t;
+    for (k = 0; k < K; k++)
+        for (c = 0; c < C; c++)
+            for (t = 0; t < RS; t++) wr[(size_t)t * kc + (size_t)k * C + c] = w[((size_t)k * C + c) * RS + t];
+    for (t = 0; t < RS; t++)
+        if (transpose) cnn__gemm_pack(1, C, K, wr + (size_t)t * kc, C, pw + (size_t)t * psz);
+        else cnn__gemm_pack(0, K, C, wr + (size_t)t * kc, C, pw + (size_t)t * psz);
+    return pw;
+}
+
+static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, const float *w, const float *b, float *y,
+                                   float *col)
+{
+    const int K = cs->k, C = cs->c, S = cs->s, RS = cs->r * S, W = cs->w, P = cs->p, Q = cs->q;
+    const size_t hw = (size_t)cs->h * W, nw = (size_t)(P - 1) * W + Q, cols = (size_t)C * RS * P * Q;
+    const size_t psz = cnn__gemm_packed_floats(K, C);
+    const float *pw = cnn__conv_wide_pack(cs, w, col + (size_t)cs->n * cols, 0);
+    int n;
+    CNN__OMP_FOR(cs->n > 1 && (double)cs->n * K * nw * C * RS > CNN__OMP_MIN_WORK)
+    for (n = 0; n < cs->n; n++) {
+        float *xs = col + (size_t)n * cols, *yw = xs + (size_t)C * hw;
+        int t, k, p, q;
+        memcpy(xs, x + (size_t)n * C * hw, (size_t)C * hw * sizeof(float));
+        for (t = 0; t < RS; t++)
+            cnn__gemm_prepacked(0, K, (int)nw, C, pw + (size_t)t * psz, xs + (size_t)(t / S) * W + t % S, (int)hw, yw,
+                                (int)nw, t == 0);
+        for (k = 0; k < K; k++) {
+            const float bk = b ? b[k] : 0.0f;
+            for (p = 0; p < P; p++) {
+                float *CNN__RESTRICT yr = y + (((size_t)n * K + k) * P + p) * Q;
+                const float *CNN__RESTRICT wr = yw + (size_t)k * nw + (size_t)p * W;
+                if (b) for (q = 0; q < Q; q++) yr[q] = wr[q] + bk;
+                else memcpy(yr, wr, (size_t)Q * sizeof(float));
+            }
+        }
+    }
+}
+
+static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const float *w, const float *dy, float *dx,
+                                    float *dw)
+{
+    const int K = cs->k, C = cs->c, S = cs->s, RS = cs->r * S, W = cs->w, P = cs->p, Q = cs->q, N = cs->n;
+    const size_t hw = (size_t)cs->h * W, nw = (size_t)(P - 1) * W + Q, cols = (size_t)C * RS * P * Q;
+    int n;
+    CNN__OMP_FOR(N > 1 && (double)N * K * nw > CNN__OMP_MIN_WORK)
+    for (n = 0; n < N; n++) {   /* dy_wide, after the sample's input copy */
+        float *dyw = col + (size_t)n * cols + (size_t)C * hw;
+        int k, p;
+        for (k = 0; k < K; k++)
+            for (p = 0; p < P; p++) {
+                float *d = dyw + (size_t)k * nw + (size_t)p * W;
+                memcpy(d, dy + (((size_t)n * K + k) * P + p) * Q, (size_t)Q * sizeof(float));
+                if (p + 1 < P) memset(d + Q, 0, (size_t)(W - Q) * sizeof(float));
+            }
+    }
+    if (dw) {
+        cnn__dw_rows d;
+        d.a = col; d.a_per = cols; d.a_row = hw;
+        d.b = col + (size_t)C * hw; d.b_per = cols; d.b_row = nw;
+        d.wide = 1; d.rs = RS; d.s = S; d.w = W; d.n = (int)nw;
+        cnn__conv_dw_inner(cs, &d, dw, col + (size_t)N * cols);
+    }
+    if (dx) {
+        const size_t psz = cnn__gemm_packed_floats(C, K);
+        const float *pw = cnn__conv_wide_pack(cs, w, col + (size_t)N * cols, 1);
+        CNN__OMP_FOR(N > 1 && (double)N * K * nw * C * RS > CNN__OMP_MIN_WORK)
+        for (n = 0; n < N; n++) {
+            const float *dyw = col + (size_t)n * cols + (size_t)C * hw;
+            int t;
+            for (t = 0; t < RS; t++)
+                cnn__gemm_prepacked(0, C, (int)nw, K, pw + (size_t)t * psz, dyw, (int)nw,
+                                    dx + (size_t)n * C * hw + (size_t)(t / S) * W + t % S, (int)hw, 0);
+        }
+    }
+}
+#endif
+
 static size_t cnn__conv_scratch_floats(const cnn_conv_shape *cs)
 {
     const int crs = cs->c * cs->r * cs->s;
@@ -1331,6 +1459,8 @@ static size_t cnn__conv_scratch_floats(const cnn_conv_shape *cs)
 #ifdef CNN__GEMM_VECTOR
     b = cnn__conv_dw_lanes_floats(crs, cs->k);
     if (b > a) a = b;   /* the weight gradient's lanes */
+    b = cnn__conv_wide_scratch_floats(cs);
+    if (cnn__conv_wide(cs) && b > a) a = b;
 #endif
     return a;
 }
@@ -1404,6 +1534,12 @@ CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, c
     const size_t xs = (size_t)cs->c * cs->h * cs->w, cols = (size_t)CRS * PQ, ys = (size_t)K * PQ;
     float *pw = col + (size_t)cs->n * cols;   /* w, packed once for every sample */
     int n;
+#ifdef CNN__GEMM_VECTOR
+    if (cnn__conv_wide(cs)) {
+        cnn__conv_wide_forward(cs, x, w, b, y, col);
+        return;
+    }
+#endif
     cnn__gemm_pack(0, K, CRS, w, CRS, pw);
     CNN__OMP_FOR(cs->n > 1 && (double)cs->n * ys * CRS > CNN__OMP_MIN_WORK)
     for (n = 0; n < cs->n; n++) {
@@ -1440,7 +1576,18 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
        dy_n once more, so no more bands than that; bands do not change any sum. Then dw += its
        transpose. */
 #ifdef CNN__GEMM_VECTOR
-    if (dw) cnn__conv_dw_inner(cs, col, dy, dw, col + (size_t)N * cols);
+    if (cnn__conv_wide(cs)) {
+        cnn__conv_wide_backward(cs, col, w, dy, dx, dw);
+        return;
+    }
+    if (dw) {
+        cnn__dw_rows d;
+        memset(&d, 0, sizeof d);
+        d.a = col; d.a_per = cols; d.a_row = (size_t)PQ;
+        d.b = dy; d.b_per = ys; d.b_row = (size_t)PQ;
+        d.n = PQ;
+        cnn__conv_dw_inner(cs, &d, dw, col + (size_t)N * cols);
+    }
 #else
     if (dw) {
         float *dwt = col + (size_t)N * cols;

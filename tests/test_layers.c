@@ -70,6 +70,52 @@ static void test_im2col_vs_naive(void)
     printf("im2col vs naive: worst relative difference %.3g (trial %d)\n", worst, worst_trial);
 }
 
+/* Stride 1 without padding and several input channels goes the wide way (cnn__conv_wide: R*S
+   GEMMs on the shifted input, no im2col) where the compiler has vector types: checked against
+   the naive loops on shapes on both sides of its workspace condition, with dx and dw starting
+   non-zero to check they are added to. */
+static void test_conv_wide_vs_naive(void)
+{
+    int trial, wide = 0, other = 0;
+    double worst = 0.0;
+    for (trial = 0; trial < 40; trial++) {
+        cnn_conv_shape cs;
+        int n = 1 + (int)cnn_rng_below(&rng, 3), c = 8 + (int)cnn_rng_below(&rng, 13), k = 1 + (int)cnn_rng_below(&rng, 40);
+        int h = 1 + (int)cnn_rng_below(&rng, 16), w = 1 + (int)cnn_rng_below(&rng, 16);
+        int r = 1 + (int)cnn_rng_below(&rng, h < 5 ? h : 5), s = 1 + (int)cnn_rng_below(&rng, w < 5 ? w : 5);
+        size_t nx, nw, ny, i;
+        float *x, *wt, *b, *y1, *y2, *dy, *col, *dx1, *dx2, *dw1, *dw2, *db1, *db2;
+        double e;
+        CHECK(cnn_conv_shape_init(&cs, n, c, h, w, k, r, s, 1, 1, CNN_PAD_VALID, NULL) == CNN_OK, "wide trial %d: shape refused", trial);
+#ifdef CNN__GEMM_VECTOR
+        if (cnn__conv_wide(&cs)) wide++; else other++;
+#endif
+        nx = (size_t)n * c * h * w; nw = (size_t)k * c * r * s; ny = (size_t)n * k * cs.p * cs.q;
+        x = rnd(nx, -1, 1); wt = rnd(nw, -1, 1); b = rnd((size_t)k, -1, 1); dy = rnd(ny, -1, 1);
+        y1 = zeros(ny); y2 = zeros(ny); col = rnd(cnn_conv_col_floats(&cs), -9, 9);
+        dx1 = rnd(nx, -1, 1); dx2 = zeros(nx); dw1 = rnd(nw, -1, 1); dw2 = zeros(nw); db1 = zeros((size_t)k); db2 = zeros((size_t)k);
+        for (i = 0; i < nx; i++) dx2[i] = dx1[i];
+        for (i = 0; i < nw; i++) dw2[i] = dw1[i];
+        cnn_conv_forward_naive(&cs, x, wt, b, y1);
+        cnn_conv_forward_im2col(&cs, x, wt, b, y2, col);
+        cnn_conv_backward_naive(&cs, x, wt, dy, dx1, dw1, db1);
+        cnn_conv_backward_im2col(&cs, col, wt, dy, dx2, dw2, db2);
+        e = rel_diff(y1, y2, ny);
+        if (rel_diff(dx1, dx2, nx) > e) e = rel_diff(dx1, dx2, nx);
+        if (rel_diff(dw1, dw2, nw) > e) e = rel_diff(dw1, dw2, nw);
+        if (rel_diff(db1, db2, (size_t)k) > e) e = rel_diff(db1, db2, (size_t)k);
+        if (e > worst) worst = e;
+        CHECK(e < 1e-5, "stride-1 conv vs naive, trial %d: n%d c%d %dx%d k%d %dx%d: relative difference %.3g", trial,
+              n, c, h, w, k, r, s, e);
+        free(x); free(wt); free(b); free(dy); free(y1); free(y2); free(col);
+        free(dx1); free(dx2); free(dw1); free(dw2); free(db1); free(db2);
+    }
+#ifdef CNN__GEMM_VECTOR
+    CHECK(wide >= 15 && other >= 3, "stride-1 conv: %d trials took the wide path, %d im2col; want both", wide, other);
+#endif
+    printf("stride-1 conv vs naive: worst relative difference %.3g (%d wide, %d im2col)\n", worst, wide, other);
+}
+
 static void test_same_padding(void)
 {
     /* Keras/TensorFlow 'same': 28 wide, kernel 3, stride 2 -> 14 out, padding 1 total, 0 on the left */
@@ -396,6 +442,7 @@ int main(void)
 {
     cnn_rng_seed(&rng, 2024);
     test_im2col_vs_naive();
+    test_conv_wide_vs_naive();
     test_same_padding();
     test_min_pool();
     test_pool_vs_reference();
