@@ -1777,8 +1777,12 @@ CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const 
    written (the gradient where the window's pick was, 0 elsewhere and in a dropped odd row or
    column) row pair by row pair, instead of the whole map cleared in one pass and then added to
    in another. 0.0f + g is what clear-and-add computes. */
+/* relu_y, for max and min pooling only, may be the pool's own output when a ReLU comes right
+   before it: each window's gradient then goes through that ReLU on the way (the pick is the
+   ReLU's output at the picked place), so the batch norm before the ReLU gets its gradient
+   ready and reads one map fewer. 0.0f + relu_grad(g) gives the bits of relu_grad(0.0f + g). */
 static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg,
-                                      const float *dy, float *dx)
+                                      const float *dy, const float *relu_y, float *dx)
 {
     const int planes = ps->n * ps->c, W = ps->w, Q = ps->q;
     int pl;
@@ -1798,7 +1802,12 @@ static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t,
             } else {   /* clear the two rows while they are in cache, then one store per window */
                 const int32_t *a = arg + ((size_t)pl * ps->p + p) * Q;
                 memset(d0, 0, (size_t)2 * W * sizeof(float));
-                for (q = 0; q < Q; q++) dxp[a[q]] = 0.0f + g[q];
+                if (relu_y) {
+                    const float *ry = relu_y + ((size_t)pl * ps->p + p) * Q;
+                    for (q = 0; q < Q; q++) dxp[a[q]] = 0.0f + cnn__relu_grad(g[q], ry[q]);
+                } else {
+                    for (q = 0; q < Q; q++) dxp[a[q]] = 0.0f + g[q];
+                }
             }
         }
         if (ps->h > 2 * ps->p) memset(dxp + (size_t)(ps->h - 1) * W, 0, (size_t)W * sizeof(float));
@@ -2737,6 +2746,15 @@ static int cnn__relu_fused_after(const cnn_net *net, int i)
            net->layers[i + 1].kind == CNN_LAYER_ACT && net->layers[i + 1].act == CNN_ACT_RELU;
 }
 
+/* whether layer i is a 2x2/2 max or min pool right after such a fused ReLU: its backward then
+   applies the ReLU's gradient (cnn__pool2_backward_write), and the batch norm skips it */
+static int cnn__pool_applies_relu(const cnn_net *net, int i)
+{
+    const cnn__layer *L = &net->layers[i];
+    return i >= 2 && i < net->nlayers && L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG &&
+           cnn__relu_fused_after(net, i - 2) && cnn__pool2_applies(&L->pool, L->pool_type, L->arg);
+}
+
 CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
 {
     const float *in = x;
@@ -2835,7 +2853,8 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         case CNN_LAYER_BATCHNORM:
             if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
                 const cnn__layer *R = &net->layers[i + 1];
-                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, R->dout, R->out, L->in,
+                const float *relu_y = cnn__pool_applies_relu(net, i + 2) ? NULL : R->out;   /* NULL: done */
+                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, R->dout, relu_y, L->in,
                                  L->invstd + L->out_c, p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off, 0);
             } else {
                 cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, NULL, L->in, L->invstd + L->out_c,
@@ -2849,7 +2868,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
             cnn_pool_shape ps = L->pool;
             ps.n = n;
             if (dx && cnn__pool2_applies(&ps, L->pool_type, L->arg))
-                cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, dx);
+                cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, cnn__pool_applies_relu(net, i) ? L->out : NULL, dx);
             else if (dx)
                 cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
             break;

@@ -244,10 +244,24 @@ static void test_pool2_backward_write(void)
             cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, t == CNN_POOL_AVG ? NULL : a);
             cnn_pool_backward(&ps, (cnn_pool_type)t, a, dy, dx1);
             CHECK(cnn__pool2_applies(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a), "2x2 path not taken");
-            cnn__pool2_backward_write(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a, dy, dx2);
+            cnn__pool2_backward_write(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a, dy, NULL, dx2);
             for (i = 0; i < nx; i++) if (memcmp(&dx1[i], &dx2[i], sizeof(float))) break;
             CHECK(i == nx, "%s pool 2x2 on %dx%d: written dx differs from clear + add at %zu (%g vs %g)",
                   cnn_pool_type_name((cnn_pool_type)t), ps.h, ps.w, i, i < nx ? dx2[i] : 0.0, i < nx ? dx1[i] : 0.0);
+            if (t != CNN_POOL_AVG) {
+                /* after a ReLU (inputs >= 0, many ties at 0, a NaN): the gradient through the
+                   ReLU as well, from the pool's output, bit for bit */
+                for (i = 0; i < nx; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
+                x[3] = NAN;
+                cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, a);
+                memset(dx1, 0, nx * sizeof(float));
+                cnn_pool_backward(&ps, (cnn_pool_type)t, a, dy, dx1);
+                for (i = 0; i < nx; i++) dx1[i] = cnn__relu_grad(dx1[i], x[i]);
+                cnn__pool2_backward_write(&ps, (cnn_pool_type)t, a, dy, y, dx2);
+                for (i = 0; i < nx; i++) if (memcmp(&dx1[i], &dx2[i], sizeof(float))) break;
+                CHECK(i == nx, "%s pool 2x2 on %dx%d after a ReLU: written dx differs at %zu (%g vs %g)",
+                      cnn_pool_type_name((cnn_pool_type)t), ps.h, ps.w, i, i < nx ? dx2[i] : 0.0, i < nx ? dx1[i] : 0.0);
+            }
             free(x); free(y); free(dy); free(dx1); free(dx2); free(a);
         }
 }
