@@ -192,8 +192,9 @@ CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, c
 /* im2col + GEMM. col is a caller-provided workspace of cnn_conv_col_floats() floats; forward fills
    it with the unfolded input, which backward reads for dw and then overwrites while computing dx.
    The workspace ends with a little scratch (the weights packed for the GEMM, dw's partial sums).
-   At stride 1 without padding, with 8 or more input channels, forward skips im2col (GEMMs on the
-   shifted input instead) and keeps a copy of the input in col for backward; same contract. */
+   At stride 1 without padding, with 8 or more input channels, in builds with vector types and
+   where the workspace has room, forward skips im2col (GEMMs on the shifted input instead) and
+   keeps a copy of the input in col for backward; same contract. */
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs);
 CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *b, float *y, float *col);
@@ -932,6 +933,19 @@ CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, c
    vector and scalar code round differently; 0 and 16 (GCC's value in GNU mode when the target has
    AVX512-FP16: only _Float16 is widened) both mean floats are evaluated as floats. */
 #include <float.h>
+/* cnn__f32(v): v rounded to float. A cast does that, except where floats are evaluated wider
+   (x87: FLT_EVAL_METHOD 1 or 2) under GCC's default GNU modes (-fexcess-precision=fast), which
+   ignore it; a volatile store rounds there too. Batch norm needs it to recompute xhat with the
+   bits a stored xhat has. */
+#if defined(FLT_EVAL_METHOD) && (FLT_EVAL_METHOD == 1 || FLT_EVAL_METHOD == 2)
+static float cnn__f32(float v)
+{
+    volatile float r = v;
+    return r;
+}
+#else
+#define cnn__f32(v) ((float)(v))
+#endif
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(CNN_GEMM_PORTABLE) && (FLT_EVAL_METHOD == 0 || FLT_EVAL_METHOD == 16)
 #define CNN__GEMM_VECTOR 1
 #if defined(__AVX512F__)
@@ -1174,7 +1188,7 @@ static float cnn__sum_sqdev(const float *CNN__RESTRICT x, size_t n, float c)
 }
 
 /* sum of a * xh with xh = (b - c) * sc: batch norm's xhat, recomputed from its input (c = the
-   mean, sc = invstd) or passed as b itself (c = 0, sc = 1, which gives b's exact bits). The cast
+   mean, sc = invstd) or passed as b itself (c = 0, sc = 1, which gives b's exact bits); cnn__f32
    rounds xh to float where floats are evaluated wider (x87), as a stored xhat would be. */
 static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTRICT b, float c, float sc, size_t n)
 {
@@ -1182,8 +1196,8 @@ static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTR
     size_t i;
     int l;
     for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += a[i + l] * (float)((b[i + l] - c) * sc);
-    for (; i < n; i++) s[0] += a[i] * (float)((b[i] - c) * sc);
+        for (l = 0; l < 16; l++) s[l] += a[i + l] * cnn__f32((b[i + l] - c) * sc);
+    for (; i < n; i++) s[0] += a[i] * cnn__f32((b[i] - c) * sc);
     for (l = 8; l > 0; l /= 2) {
         int j;
         for (j = 0; j < l; j++) s[j] += s[j + l];
@@ -1227,8 +1241,8 @@ static float cnn__sum_prod_relu(const float *CNN__RESTRICT dy, const float *CNN_
     size_t i;
     int l;
     for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += cnn__relu_grad(dy[i + l], y[i + l]) * (float)((b[i + l] - c) * sc);
-    for (; i < n; i++) s[0] += cnn__relu_grad(dy[i], y[i]) * (float)((b[i] - c) * sc);
+        for (l = 0; l < 16; l++) s[l] += cnn__relu_grad(dy[i + l], y[i + l]) * cnn__f32((b[i + l] - c) * sc);
+    for (; i < n; i++) s[0] += cnn__relu_grad(dy[i], y[i]) * cnn__f32((b[i] - c) * sc);
     for (l = 8; l > 0; l /= 2) {
         int j;
         for (j = 0; j < l; j++) s[j] += s[j + l];
@@ -1366,7 +1380,7 @@ static int cnn__conv_wide(const cnn_conv_shape *cs)
 static size_t cnn__conv_wide_scratch_floats(const cnn_conv_shape *cs)
 {
     const size_t a = cnn__gemm_packed_floats(cs->k, cs->c), b = cnn__gemm_packed_floats(cs->c, cs->k);
-    return (size_t)cs->k * cs->c * cs->r * cs->s * 2 + (size_t)cs->r * cs->s * (a > b ? a : b);
+    return (size_t)cs->k * cs->c * cs->r * cs->s + (size_t)cs->r * cs->s * (a > b ? a : b);
 }
 
 static float *cnn__conv_wide_pack(const cnn_conv_shape *cs, const float *w, float *scratch, int transpose)
@@ -1570,11 +1584,11 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
             for (m = 0; m < N; m++) db[k] += cnn__sum(dy + (size_t)m * ys + (size_t)k * PQ, (size_t)PQ);
         }
     }
-    /* weight gradient dw^T = sum_n col_n dy_n^T, sample after sample into the scratch (the first
-       sample overwrites it), in two bands for two threads: bands of rows where there are many
-       (conv 2: 256), else of columns, whole tiles each (conv 1: 9 rows, 64 columns). A band packs
-       dy_n once more, so no more bands than that; bands do not change any sum. Then dw += its
-       transpose. */
+    /* weight gradient: with vector types, lane-wise dot products (cnn__conv_dw_inner); in plain
+       C, dw^T = sum_n col_n dy_n^T, sample after sample into the scratch (the first sample
+       overwrites it), in two bands for two threads: bands of rows where there are many, else of
+       columns, whole tiles each. A band packs dy_n once more, so no more bands than that; bands
+       do not change any sum. Then dw += its transpose. */
 #ifdef CNN__GEMM_VECTOR
     if (cnn__conv_wide(cs)) {
         cnn__conv_wide_backward(cs, col, w, dy, dx, dw);
@@ -1864,22 +1878,22 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
             if (xh && relu)
                 for (i = 0; i < hw; i++) {
                     float v;
-                    xh[i] = (xp[i] - fm) * is;
+                    xh[i] = cnn__f32((xp[i] - fm) * is);
                     v = g * xh[i] + bt;
                     yp[i] = v < 0.0f ? 0.0f : v;
                 }
             else if (xh)
                 for (i = 0; i < hw; i++) {
-                    xh[i] = (xp[i] - fm) * is;
+                    xh[i] = cnn__f32((xp[i] - fm) * is);
                     yp[i] = g * xh[i] + bt;
                 }
             else if (relu)
                 for (i = 0; i < hw; i++) {
-                    const float v = g * (float)((xp[i] - fm) * is) + bt;
+                    const float v = g * cnn__f32((xp[i] - fm) * is) + bt;
                     yp[i] = v < 0.0f ? 0.0f : v;
                 }
             else
-                for (i = 0; i < hw; i++) yp[i] = g * (float)((xp[i] - fm) * is) + bt;
+                for (i = 0; i < hw; i++) yp[i] = g * cnn__f32((xp[i] - fm) * is) + bt;
         }
         if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * fm;
         if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? m2 / (M - 1) : var);
@@ -1959,10 +1973,10 @@ static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const flo
                 const float *CNN__RESTRICT dyp = dy + off, *CNN__RESTRICT xh = xhat + off;
                 const float *CNN__RESTRICT ry = relu_y ? relu_y + off : NULL;
                 float *CNN__RESTRICT dxp = dx + off;
-                if (ry && add) for (i = 0; i < hw; i++) dxp[i] += k * (cnn__relu_grad(dyp[i], ry[i]) - a - (float)((xh[i] - mu) * sc) * b);
-                else if (ry) for (i = 0; i < hw; i++) dxp[i] = k * (cnn__relu_grad(dyp[i], ry[i]) - a - (float)((xh[i] - mu) * sc) * b);
-                else if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - (float)((xh[i] - mu) * sc) * b);
-                else for (i = 0; i < hw; i++) dxp[i] = k * (dyp[i] - a - (float)((xh[i] - mu) * sc) * b);
+                if (ry && add) for (i = 0; i < hw; i++) dxp[i] += k * (cnn__relu_grad(dyp[i], ry[i]) - a - cnn__f32((xh[i] - mu) * sc) * b);
+                else if (ry) for (i = 0; i < hw; i++) dxp[i] = k * (cnn__relu_grad(dyp[i], ry[i]) - a - cnn__f32((xh[i] - mu) * sc) * b);
+                else if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - cnn__f32((xh[i] - mu) * sc) * b);
+                else for (i = 0; i < hw; i++) dxp[i] = k * (dyp[i] - a - cnn__f32((xh[i] - mu) * sc) * b);
             }
         }
     }

@@ -78,11 +78,13 @@ static void test_conv_wide_vs_naive(void)
 {
     int trial, wide = 0, other = 0;
     double worst = 0.0;
-    for (trial = 0; trial < 40; trial++) {
+    for (trial = 0; trial < 42; trial++) {
         cnn_conv_shape cs;
         int n = 1 + (int)cnn_rng_below(&rng, 3), c = 8 + (int)cnn_rng_below(&rng, 13), k = 1 + (int)cnn_rng_below(&rng, 40);
         int h = 1 + (int)cnn_rng_below(&rng, 16), w = 1 + (int)cnn_rng_below(&rng, 16);
         int r = 1 + (int)cnn_rng_below(&rng, h < 5 ? h : 5), s = 1 + (int)cnn_rng_below(&rng, w < 5 ? w : 5);
+        if (trial == 40) { n = 2; c = 136; h = 6; w = 7; k = 100; r = 2; s = 3; }  /* GEMM blocks: C > 128, K > 96 */
+        if (trial == 41) { n = 1; c = 9; h = 10; w = 10; k = 130; r = 3; s = 3; }
         size_t nx, nw, ny, i;
         float *x, *wt, *b, *y1, *y2, *dy, *col, *dx1, *dx2, *dw1, *dw2, *db1, *db2;
         double e;
