@@ -76,4 +76,7 @@ done
 # --merge builds the same report from the run directories
 "$out/study" --merge "$out/a" --out "$out/merged" > /dev/null
 grep -qF "| 22 | \`(64, (3,3), (1,1), 'relu', 0.2, 2, 'max')\` | 0.962 |" "$out/merged/report.md" || fail "--merge report"
+# ... stating the budget the runs were made with, not the merge's default options
+grep -qF "(patience 2, best weights restored, cap 2 epochs), batch 32; 2700 training images after the hold-out, 1000 test images." \
+    "$out/merged/report.md" || fail "--merge report does not state the runs' budget"
 echo "study end to end: ok"

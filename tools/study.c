@@ -128,6 +128,9 @@ typedef struct result {
     int epochs, best_epoch;
     size_t confusion[100];
     int has_confusion;
+    /* the budget it was made with, from result.json (has_budget 0 for a run made just now) */
+    double cap, batch, patience, val_split, train_images, test_images;
+    int has_budget;
     /* history, for the plots */
     int nh;
     double h_acc[1000], h_loss[1000], h_vacc[1000], h_vloss[1000];
@@ -280,6 +283,9 @@ static int load_result(const char *dir, result *r)
     if (json_num(s, "epochs", &v)) r->epochs = (int)v;
     if (json_num(s, "best_epoch", &v)) r->best_epoch = (int)v;
     json_num(s, "seconds", &r->seconds);
+    r->has_budget = json_num(s, "epoch_cap", &r->cap) && json_num(s, "batch", &r->batch) &&
+                    json_num(s, "patience", &r->patience) && json_num(s, "val_split", &r->val_split) &&
+                    json_num(s, "train_images", &r->train_images) && json_num(s, "test_images", &r->test_images);
     if ((p = strstr(s, "\"confusion\": ["))) {
         p += 14;
         for (i = 0; i < 100; i++) {
@@ -574,10 +580,29 @@ static void build_report(const options *o, const result *rs, int nr, const char 
     tcat(&t, "Each row puts the figures reported by the study (CS F425 Deep Learning, Assignment 2: 22 CNNs on "
              "Fashion-MNIST) beside ours, and the difference (ours − study). %d run%s, %.0f s of training in all. "
              "Made by:\n\n    %s\n\n", nr, nr == 1 ? "" : "s", secs, cmdline);
-    tcat(&t, "Protocol: Glorot uniform, Adam (lr 1e-3), cross-entropy, batch norm after every conv, the last %.0f%% of "
-             "the training images held out for early stopping on validation loss (patience %d, best weights restored, "
-             "cap %d epochs), batch %d. Train figures are the best weights evaluated on the training part in inference "
-             "mode; test figures on the test set.\n\n", o->val_split * 100, o->patience, o->epochs, o->batch);
+    {   /* the budget the runs were made with: a merge may gather runs of another budget than this
+           invocation's options, so result.json says; runs made just now used the options */
+        double cap = o->epochs, bt = o->batch, pa = o->patience, vs = o->val_split, ti = 0, te = 0;
+        int known = 0, same = 1;
+        for (i = 0; i < nr; i++) {
+            if (!rs[i].has_budget) continue;
+            if (!known) {
+                cap = rs[i].cap; bt = rs[i].batch; pa = rs[i].patience; vs = rs[i].val_split;
+                ti = rs[i].train_images; te = rs[i].test_images;
+                known = 1;
+            } else if (rs[i].cap != cap || rs[i].batch != bt || rs[i].patience != pa || rs[i].val_split != vs ||
+                       rs[i].train_images != ti || rs[i].test_images != te) {
+                same = 0;
+            }
+        }
+        tcat(&t, "Protocol: Glorot uniform, Adam (lr 1e-3), cross-entropy, batch norm after every conv, the last %.0f%% of "
+                 "the training images held out for early stopping on validation loss (patience %.0f, best weights "
+                 "restored, cap %.0f epochs), batch %.0f", vs * 100, pa, cap, bt);
+        if (known && same) tcat(&t, "; %.0f training images after the hold-out, %.0f test images", ti, te);
+        tcat(&t, ".%s Train figures are the best weights evaluated on the training part in inference mode; test "
+                 "figures on the test set.\n\n",
+             same ? "" : " Not all runs here share that budget: each run's result.json has its own.");
+    }
     tcat(&t, "![test accuracy](test_accuracy.svg)\n\n## All configurations\n\n");
     table(&t, rs, nr, all, 22);
     observe(&t, rs, nr, all, 22);
