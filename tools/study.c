@@ -184,11 +184,12 @@ static int on_epoch(const cnn_epoch_info *e, void *user)
 {
     run_ctx *c = (run_ctx *)user;
     result *r = c->r;
-    double t = now_s(), per = (t - c->t0) / e->epoch;
+    double t = now_s(), per;
     int left = e->epochs - e->epoch, by_patience = c->o->patience - e->wait;
     char path[700];
     if (c->o->patience > 0 && by_patience < left) left = by_patience;
     if (e->epoch > 1 && r->nh == 0) resume_history(c, e->epoch);
+    per = (t - c->t0) / e->epoch;   /* after a resume, t0 carries the killed run's seconds */
     if (r->nh < 1000) {
         r->h_acc[r->nh] = e->acc; r->h_loss[r->nh] = e->loss;
         r->h_vacc[r->nh] = e->val_acc; r->h_vloss[r->nh] = e->val_loss;
