@@ -1659,52 +1659,64 @@ CNN_API cnn_status cnn_pool_shape_init(cnn_pool_shape *ps, int n, int c, int h, 
 }
 
 /* the study's pooling (2x2, stride 2) has paths of its own, forward and backward */
-static int cnn__pool2_applies(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg)
+static int cnn__pool2_applies(const cnn_pool_shape *ps)
 {
-    return ps->size == 2 && ps->stride == 2 && (arg || t == CNN_POOL_AVG);
+    return ps->size == 2 && ps->stride == 2;
 }
 
-/* one output row of 2x2, stride-2 pooling from input rows r0 and r0 + w, each window's values in
-   the order of the general loop below (so ties and NaNs keep the first position). Selects, not
-   branches: after ReLU about half the values tie at zero, a pattern no branch predictor guesses. */
-static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, int w, int Q, float *CNN__RESTRICT y,
-                           int32_t *CNN__RESTRICT arg, int32_t at0)
+/* one output row of 2x2, stride-2 pooling from input rows r0 and r1 (W: the input's row length
+   and at0: the index of r0[0] in its plane, both for arg), each window's values in the order of
+   the general loop below (so ties and NaNs keep the first position). Selects, not branches:
+   after ReLU about half the values tie at zero, a pattern no branch predictor guesses.
+   The study's rows have Q = 13 or 6 windows: a vectorised loop over 13 leaves 5 to a scalar
+   tail, so Q >= 8 runs in blocks of exactly 8 windows, the last block moved back to end at Q
+   (a few windows computed twice, to the same values): every window in vector code. */
+static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, const float *CNN__RESTRICT r1, int W,
+                           int Q, float *CNN__RESTRICT y, int32_t *CNN__RESTRICT arg, int32_t at0)
 {
-    const float *CNN__RESTRICT r1 = r0 + w;
-    int q;
-    if (t == CNN_POOL_AVG) {
-        for (q = 0; q < Q; q++) y[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) * 0.25f;
-        return;
-    }
-    /* s = mask ? u : s on the bits, mask all ones or zero: no branch even in the scalar tail of a
-       vectorised loop (a float ?: there compiles to a jump) */
+    int q0 = 0, q, k, len = Q < 8 ? Q : 8;
+    /* s = mask ? u : s on the bits, mask all ones or zero: no branch even in scalar code (a float
+       ?: there compiles to a jump) */
 #define CNN__SEL(mask, u, s) (((u) & (mask)) | ((s) & ~(mask)))
-#define CNN__POOL2_LOOP(BETTER)                                                 \
-    for (q = 0; q < Q; q++) {                                                   \
-        const float v1 = r0[2 * q + 1], v2 = r1[2 * q], v3 = r1[2 * q + 1];     \
+#define CNN__POOL2_PICK(BETTER, v, mb, b)                                       \
+    b = 0u - (uint32_t)BETTER(v, m); memcpy(&ub, &v, 4);                        \
+    mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);
+#define CNN__POOL2_LOOP(BETTER, ARG)                                            \
+    for (k = 0; k < len; k++) {                                                 \
+        const float v1 = r0[2 * (q = q0 + k) + 1], v2 = r1[2 * q], v3 = r1[2 * q + 1]; \
         const int32_t i0 = at0 + 2 * q;                                         \
         float m = r0[2 * q];                                                    \
-        uint32_t mb, ub, b;                                                     \
-        int32_t a = i0;                                                         \
+        uint32_t mb, ub, b1, b2, b3;                                            \
         memcpy(&mb, &m, 4);                                                     \
-        b = 0u - (uint32_t)BETTER(v1, m); memcpy(&ub, &v1, 4);                  \
-        mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);                           \
-        a = (int32_t)CNN__SEL(b, (uint32_t)(i0 + 1), (uint32_t)a);              \
-        b = 0u - (uint32_t)BETTER(v2, m); memcpy(&ub, &v2, 4);                  \
-        mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);                           \
-        a = (int32_t)CNN__SEL(b, (uint32_t)(i0 + w), (uint32_t)a);              \
-        b = 0u - (uint32_t)BETTER(v3, m); memcpy(&ub, &v3, 4);                  \
-        mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);                           \
-        a = (int32_t)CNN__SEL(b, (uint32_t)(i0 + w + 1), (uint32_t)a);          \
+        CNN__POOL2_PICK(BETTER, v1, mb, b1)                                     \
+        CNN__POOL2_PICK(BETTER, v2, mb, b2)                                     \
+        CNN__POOL2_PICK(BETTER, v3, mb, b3)                                     \
         y[q] = m;                                                               \
-        arg[q] = a;                                                             \
+        ARG(arg[q] = (int32_t)CNN__SEL(b3, (uint32_t)(i0 + W + 1),              \
+               CNN__SEL(b2, (uint32_t)(i0 + W), CNN__SEL(b1, (uint32_t)(i0 + 1), (uint32_t)i0)));) \
     }
 #define CNN__GT(u, v) ((u) > (v))
 #define CNN__LT(u, v) ((u) < (v))
-    if (t == CNN_POOL_MAX) CNN__POOL2_LOOP(CNN__GT) else CNN__POOL2_LOOP(CNN__LT)
+#define CNN__KEEP(stmt) stmt
+#define CNN__DROP(stmt) (void)b1; (void)b2; (void)b3; (void)i0;
+    if (t == CNN_POOL_AVG) {   /* vectorised as it is */
+        for (q = 0; q < Q; q++) y[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) * 0.25f;
+        return;
+    }
+    for (;;) {
+        if (t == CNN_POOL_MAX && arg) CNN__POOL2_LOOP(CNN__GT, CNN__KEEP)
+        else if (arg) CNN__POOL2_LOOP(CNN__LT, CNN__KEEP)
+        else if (t == CNN_POOL_MAX) CNN__POOL2_LOOP(CNN__GT, CNN__DROP)
+        else CNN__POOL2_LOOP(CNN__LT, CNN__DROP)
+        if (q0 + len == Q) break;
+        q0 = q0 + 16 <= Q ? q0 + 8 : Q - 8;
+    }
+#undef CNN__KEEP
+#undef CNN__DROP
 #undef CNN__GT
 #undef CNN__LT
 #undef CNN__POOL2_LOOP
+#undef CNN__POOL2_PICK
 #undef CNN__SEL
 }
 
@@ -1718,10 +1730,11 @@ CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const f
     for (pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * ps->h * ps->w;
         int p, q, i, j;
-        if (cnn__pool2_applies(ps, t, arg)) {   /* the study's pooling, window at once */
+        if (cnn__pool2_applies(ps)) {   /* the study's pooling, window at once */
             for (p = 0; p < ps->p; p++)
-                cnn__pool2_row(t, xp + (size_t)2 * p * ps->w, ps->w, Q, y + ((size_t)pl * ps->p + p) * Q,
-                               arg ? arg + ((size_t)pl * ps->p + p) * Q : NULL, 2 * p * ps->w);
+                cnn__pool2_row(t, xp + (size_t)2 * p * ps->w, xp + (size_t)(2 * p + 1) * ps->w, ps->w, Q,
+                               y + ((size_t)pl * ps->p + p) * Q, arg ? arg + ((size_t)pl * ps->p + p) * Q : NULL,
+                               2 * p * ps->w);
             continue;
         }
         /* one output row at a time, window offset (i,j) by window offset in row-major order, so
@@ -1842,6 +1855,39 @@ static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t,
    No E[x^2] - E[x]^2 cancellation, and one read of x fewer than a separate pass for the mean.
    xhat may be NULL (the net does not keep it; backward recomputes it from x, mean and invstd,
    which gives the same bits); mean_out, when not NULL, receives the float mean used. */
+/* A batch norm's output through a ReLU, element by element: in training
+   gamma * ((x - mean) * invstd) + beta, in inference a * x + b with the affine map folded once
+   (a = gamma / sqrt(var + eps), b = beta - a * mean from the running statistics). One function
+   for the batch norm layer and for the pool that the net fuses after it (cnn__pool2_forward_bn),
+   so both give the same bits. */
+typedef struct { float mean, invstd, gamma, beta; int train; } cnn__bn_relu;
+
+static cnn__bn_relu cnn__bn_relu_infer(const float *gamma, const float *beta, const float *run_mean,
+                                       const float *run_var, float eps, int ch)
+{
+    cnn__bn_relu f;
+    f.gamma = cnn__f32(gamma[ch] / sqrtf(run_var[ch] + eps));   /* rounded here, also on x87, so */
+    f.beta = cnn__f32(beta[ch] - f.gamma * run_mean[ch]);         /* every caller sees the same a, b */
+    f.mean = 0.0f; f.invstd = 1.0f; f.train = 0;
+    return f;
+}
+
+static void cnn__bn_relu_row(const cnn__bn_relu *f, const float *CNN__RESTRICT x, size_t len, float *CNN__RESTRICT y)
+{
+    const float fm = f->mean, is = f->invstd, g = f->gamma, bt = f->beta;
+    size_t i;
+    if (f->train)
+        for (i = 0; i < len; i++) {
+            const float v = g * cnn__f32((x[i] - fm) * is) + bt;
+            y[i] = v < 0.0f ? 0.0f : v;
+        }
+    else
+        for (i = 0; i < len; i++) {
+            const float v = g * x[i] + bt;
+            y[i] = v < 0.0f ? 0.0f : v;
+        }
+}
+
 static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
                                   float *y, float *xhat, float *invstd, float *mean_out, float *run_mean,
                                   float *run_var, float momentum, float eps, int relu)
@@ -1852,6 +1898,7 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
     for (ch = 0; ch < c; ch++) {
         double mean = 0.0, m2 = 0.0, var;
         float is, fm, g, bt;
+        cnn__bn_relu f;
         int m;
         size_t i;
         for (m = 0; m < n; m++) {   /* planes in float lanes (vectorised), merged in double */
@@ -1871,7 +1918,8 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
         invstd[ch] = is;
         if (mean_out) mean_out[ch] = fm;
         g = gamma[ch]; bt = beta[ch];
-        for (m = 0; m < n; m++) {
+        f.mean = fm; f.invstd = is; f.gamma = g; f.beta = bt; f.train = 1;
+        for (m = 0; y && m < n; m++) {   /* y NULL: only the statistics (cnn__pool2_forward_bn) */
             const size_t off = ((size_t)m * c + ch) * hw;
             const float *CNN__RESTRICT xp = x + off;
             float *CNN__RESTRICT xh = xhat ? xhat + off : NULL, *CNN__RESTRICT yp = y + off;
@@ -1888,10 +1936,7 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
                     yp[i] = g * xh[i] + bt;
                 }
             else if (relu)
-                for (i = 0; i < hw; i++) {
-                    const float v = g * cnn__f32((xp[i] - fm) * is) + bt;
-                    yp[i] = v < 0.0f ? 0.0f : v;
-                }
+                cnn__bn_relu_row(&f, xp, hw, yp);
             else
                 for (i = 0; i < hw; i++) yp[i] = g * cnn__f32((xp[i] - fm) * is) + bt;
         }
@@ -1915,15 +1960,12 @@ static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const
     for (m = 0; m < n; m++)
         for (ch = 0; ch < c; ch++) {
             const size_t off = ((size_t)m * c + ch) * hw;
-            /* fold the affine map once: y = a*x + b */
-            const float a = gamma[ch] / sqrtf(run_var[ch] + eps), b = beta[ch] - a * run_mean[ch];
+            const cnn__bn_relu f = cnn__bn_relu_infer(gamma, beta, run_mean, run_var, eps, ch);
+            const float a = f.gamma, b = f.beta;   /* the affine map folded once: y = a*x + b */
             const float *CNN__RESTRICT xp = x + off;
             float *CNN__RESTRICT yp = y + off;
             if (relu)
-                for (i = 0; i < hw; i++) {
-                    const float v = a * xp[i] + b;
-                    yp[i] = v < 0.0f ? 0.0f : v;
-                }
+                cnn__bn_relu_row(&f, xp, hw, yp);
             else
                 for (i = 0; i < hw; i++) yp[i] = a * xp[i] + b;
         }
@@ -2695,6 +2737,27 @@ CNN_API void cnn_net_feature_shape(const cnn_net *net, int *c, int *h, int *w)
     *c = L->in_c; *h = L->in_h; *w = L->in_w;
 }
 
+/* A batch norm followed by a ReLU (the study's block) runs as one layer: the batch norm writes
+   the ReLU's output directly, and its backward takes the ReLU's gradient on the fly, which saves
+   two passes over the largest maps in each direction. The bits are those of the two layers. Not
+   when the ReLU is the last layer, whose gradient comes from the loss, not from a dout. */
+static int cnn__relu_fused_after(const cnn_net *net, int i)
+{
+    return net->layers[i].kind == CNN_LAYER_BATCHNORM && i + 2 < net->nlayers &&
+           net->layers[i + 1].kind == CNN_LAYER_ACT && net->layers[i + 1].act == CNN_ACT_RELU;
+}
+
+/* whether layer i is a 2x2/2 max or min pool right after such a fused ReLU: its forward then
+   computes the batch norm's output and the ReLU on the fly (cnn__pool2_forward_bn; the batch norm
+   only takes the statistics), and its backward applies the ReLU's gradient
+   (cnn__pool2_backward_write), so the batch norm skips that */
+static int cnn__pool_applies_relu(const cnn_net *net, int i)
+{
+    const cnn__layer *L = i >= 2 && i < net->nlayers ? &net->layers[i] : NULL;
+    return L && L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG && cnn__relu_fused_after(net, i - 2) &&
+           cnn__pool2_applies(&L->pool);
+}
+
 CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
 {
     int i;
@@ -2704,10 +2767,14 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     for (i = 0; i < net->nlayers; i++) {
         cnn__layer *L = &net->layers[i];
         size_t outn, cachen = 0;
+        /* maps that fused layers never write: a batch norm with its ReLU fused writes the ReLU's
+           output and reads the ReLU's gradient; a pool fused after that writes its own output */
+        const int fused_bn = L->kind == CNN_LAYER_BATCHNORM && cnn__relu_fused_after(net, i);
+        const int fused_relu = L->kind == CNN_LAYER_ACT && i > 0 && cnn__relu_fused_after(net, i - 1) &&
+                               cnn__pool_applies_relu(net, i + 1);
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
-        L->out = (float *)cnn__alloc_floats(outn);
-        L->dout = (float *)cnn__alloc_floats(outn);
-        if (!L->out || !L->dout) goto nomem;
+        if (!fused_bn && !fused_relu && !(L->out = (float *)cnn__alloc_floats(outn))) goto nomem;
+        if (!fused_bn && !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
             cnn_conv_shape cs = L->conv;
             cs.n = n;
@@ -2750,24 +2817,53 @@ CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
     CNN_ASSERT(!net->training || rng);
 }
 
-/* A batch norm followed by a ReLU (the study's block) runs as one layer: the batch norm writes
-   the ReLU's output directly, and its backward takes the ReLU's gradient on the fly, which saves
-   two passes over the largest maps in each direction. The bits are those of the two layers. Not
-   when the ReLU is the last layer, whose gradient comes from the loss, not from a dout. */
-static int cnn__relu_fused_after(const cnn_net *net, int i)
+/* "batch norm, ReLU, 2x2/2 max or min pool" in one pass: a run of row pairs of the batch norm's
+   input x (the whole 26x26 plane in the study) goes through cnn__bn_relu_row into a buffer that
+   stays in L1 and is pooled from there, so the ReLU's map (the largest in the net) is neither
+   written nor read back. B is the batch norm layer; the bits are those of the three layers run
+   apart. Rows longer than half the buffer go in column chunks. */
+#define CNN__POOL2_BUF 2048   /* floats */
+static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, const cnn_net *net,
+                                  const cnn__layer *B, float *y, int32_t *arg)
 {
-    return net->layers[i].kind == CNN_LAYER_BATCHNORM && i + 2 < net->nlayers &&
-           net->layers[i + 1].kind == CNN_LAYER_ACT && net->layers[i + 1].act == CNN_ACT_RELU;
+    const int planes = ps->n * ps->c, W = ps->w, Q = ps->q, P = ps->p;
+    const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
+    int pl;
+    CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
+    for (pl = 0; pl < planes; pl++) {
+        const int ch = pl % ps->c;
+        const float *xp = x + (size_t)pl * ps->h * W;
+        const float *p = net->params, *mean = net->state + B->st_off;
+        float buf[CNN__POOL2_BUF];
+        cnn__bn_relu f;
+        int r, k, c0;
+        if (net->training) {   /* the batch's statistics, as cnn__bn_forward_train left them */
+            f.mean = B->invstd[B->out_c + ch]; f.invstd = B->invstd[ch];
+            f.gamma = p[B->w_off + ch]; f.beta = p[B->b_off + ch]; f.train = 1;
+        } else {
+            f = cnn__bn_relu_infer(p + B->w_off, p + B->b_off, mean, mean + B->out_c, net->desc.bn_eps, ch);
+        }
+        for (r = 0; rows && r < P; r += rows) {
+            const int nr = P - r < rows ? P - r : rows;
+            cnn__bn_relu_row(&f, xp + (size_t)2 * r * W, (size_t)2 * nr * W, buf);
+            for (k = 0; k < nr; k++) {
+                const size_t o = ((size_t)pl * P + r + k) * Q;
+                cnn__pool2_row(t, buf + 2 * k * W, buf + (2 * k + 1) * W, W, Q, y + o, arg ? arg + o : NULL,
+                               2 * (r + k) * W);
+            }
+        }
+        for (r = 0; !rows && r < P; r++)
+            for (c0 = 0; c0 < 2 * Q; c0 += CNN__POOL2_BUF / 2) {
+                const int cw = 2 * Q - c0 < CNN__POOL2_BUF / 2 ? 2 * Q - c0 : CNN__POOL2_BUF / 2;
+                const size_t o = ((size_t)pl * P + r) * Q + (size_t)c0 / 2;
+                cnn__bn_relu_row(&f, xp + (size_t)2 * r * W + c0, (size_t)cw, buf);
+                cnn__bn_relu_row(&f, xp + (size_t)(2 * r + 1) * W + c0, (size_t)cw, buf + CNN__POOL2_BUF / 2);
+                cnn__pool2_row(t, buf, buf + CNN__POOL2_BUF / 2, W, cw / 2, y + o, arg ? arg + o : NULL,
+                               2 * r * W + c0);
+            }
+    }
 }
-
-/* whether layer i is a 2x2/2 max or min pool right after such a fused ReLU: its backward then
-   applies the ReLU's gradient (cnn__pool2_backward_write), and the batch norm skips it */
-static int cnn__pool_applies_relu(const cnn_net *net, int i)
-{
-    const cnn__layer *L = &net->layers[i];
-    return i >= 2 && i < net->nlayers && L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG &&
-           cnn__relu_fused_after(net, i - 2) && cnn__pool2_applies(&L->pool, L->pool_type, L->arg);
-}
+#undef CNN__POOL2_BUF
 
 CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
 {
@@ -2791,12 +2887,12 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         case CNN_LAYER_BATCHNORM: {
             float *mean = net->state + L->st_off, *var = mean + L->out_c;
             const size_t hw = (size_t)L->out_h * L->out_w;
-            const int relu = cnn__relu_fused_after(net, i);
-            float *out = relu ? net->layers[i + 1].out : L->out;
+            const int relu = cnn__relu_fused_after(net, i), pooled = relu && cnn__pool_applies_relu(net, i + 2);
+            float *out = pooled ? NULL : relu ? net->layers[i + 1].out : L->out;   /* NULL: the pool applies it */
             if (net->training)
                 cnn__bn_forward_train(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, out, NULL, L->invstd,
                                       L->invstd + L->out_c, mean, var, net->desc.bn_momentum, net->desc.bn_eps, relu);
-            else
+            else if (out)
                 cnn__bn_forward_infer(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, mean, var, net->desc.bn_eps,
                                       out, relu);
             break;
@@ -2807,7 +2903,11 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
-            cnn_pool_forward(&ps, L->pool_type, in, L->out, L->arg);
+            if (cnn__pool_applies_relu(net, i))   /* the batch norm and ReLU before it, too */
+                cnn__pool2_forward_bn(&ps, L->pool_type, net->layers[i - 2].in, net, &net->layers[i - 2], L->out,
+                                      net->training ? L->arg : NULL);
+            else   /* arg only for a backward to come */
+                cnn_pool_forward(&ps, L->pool_type, in, L->out, net->training ? L->arg : NULL);
             break;
         }
         case CNN_LAYER_DROPOUT:
@@ -2852,7 +2952,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         /* layers that write every dx themselves skip the clearing (their add = 0) */
         const int writes_dx = L->kind == CNN_LAYER_BATCHNORM || L->kind == CNN_LAYER_ACT ||
                               L->kind == CNN_LAYER_DROPOUT ||
-                              (L->kind == CNN_LAYER_POOL && cnn__pool2_applies(&L->pool, L->pool_type, L->arg));
+                              (L->kind == CNN_LAYER_POOL && cnn__pool2_applies(&L->pool));
         if (dx && !writes_dx) memset(dx, 0, (size_t)n * L->in_size * sizeof(float));
         switch (L->kind) {
         case CNN_LAYER_CONV: {
@@ -2881,7 +2981,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
-            if (dx && cnn__pool2_applies(&ps, L->pool_type, L->arg))
+            if (dx && cnn__pool2_applies(&ps))
                 cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, cnn__pool_applies_relu(net, i) ? L->out : NULL, dx);
             else if (dx)
                 cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
@@ -2981,7 +3081,7 @@ static void cnn__locate_nonfinite(const cnn_net *net, int n, char *buf, size_t c
     char text[64];
     for (i = 0; i < net->nlayers; i++) {
         const cnn__layer *L = &net->layers[i];
-        if (!cnn__all_finite(L->out, (size_t)n * L->out_size)) {
+        if (L->out && !cnn__all_finite(L->out, (size_t)n * L->out_size)) {   /* NULL: fused, not kept */
             char blk[24] = "";
             cnn__layer_text(L, text, sizeof text);
             if (L->block >= 0) snprintf(blk, sizeof blk, ", block %d", L->block + 1);

@@ -1,6 +1,6 @@
 /* test_layers.c - properties and hand-computed values: im2col against the naive convolution on
    random shapes, pooling against a plain reference and min against max, batch-norm statistics, Adam's first steps,
-   Glorot limits, the random number generator.
+   Glorot limits, the random number generator, the net's fused layers against the public ones.
    cc -std=c99 -O2 tests/test_layers.c -lm */
 #define CNN_IMPLEMENTATION
 #include "../cnn.h"
@@ -193,37 +193,48 @@ static void pool_reference(const cnn_pool_shape *ps, cnn_pool_type t, const floa
 static void test_pool_vs_reference(void)
 {
     /* sizes and strides that take the 2x2/stride-2 fast path and the general one; values drawn
-       from a few levels so that windows hold ties, plus NaNs at fixed places */
+       from a few levels so that windows hold ties, plus NaNs at fixed places. Widths 11, 26 and
+       37 give 2x2 rows of 5, 13 and 18 windows: shorter than one block of 8, one block and a
+       block moved back, two blocks and a moved one. Max and min also run without arg. */
     static const int cfg[][2] = {{2, 2}, {2, 1}, {3, 2}, {1, 1}, {5, 5}, {3, 3}};
-    const int H = 13, W = 11;
-    const size_t nx = (size_t)2 * 3 * H * W;
-    float *x = zeros(nx);
-    size_t i;
-    int c, t;
-    for (i = 0; i < nx; i++) x[i] = (float)(cnn_rng_below(&rng, 4)) - 1.5f;
-    x[0] = NAN; x[5] = NAN; x[W + 3] = NAN; x[nx - 1] = NAN;
-    for (c = 0; c < (int)(sizeof cfg / sizeof cfg[0]); c++)
-        for (t = CNN_POOL_MAX; t <= CNN_POOL_AVG; t++) {
-            cnn_pool_shape ps;
-            size_t ny, bad = 0;
-            float *y, *yr;
-            int32_t *a, *ar;
-            CHECK(cnn_pool_shape_init(&ps, 2, 3, H, W, cfg[c][0], cfg[c][1], NULL) == CNN_OK, "pool shape");
-            ny = (size_t)2 * 3 * ps.p * ps.q;
-            y = zeros(ny); yr = zeros(ny);
-            a = (int32_t *)calloc(ny, sizeof *a); ar = (int32_t *)calloc(ny, sizeof *ar);
-            cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, t == CNN_POOL_AVG ? NULL : a);
-            pool_reference(&ps, (cnn_pool_type)t, x, yr, ar);
-            for (i = 0; i < ny && !bad; i++) {
-                const int same = memcmp(&y[i], &yr[i], sizeof(float)) == 0 || (isnan(y[i]) && isnan(yr[i]));
-                if (!same || (t != CNN_POOL_AVG && a[i] != ar[i])) bad = i + 1;
+    static const int hw[][2] = {{13, 11}, {5, 26}, {4, 37}};
+    int c, t, s;
+    for (s = 0; s < 3; s++) {
+        const int H = hw[s][0], W = hw[s][1];
+        const size_t nx = (size_t)2 * 3 * H * W;
+        float *x = zeros(nx);
+        size_t i;
+        for (i = 0; i < nx; i++) x[i] = (float)(cnn_rng_below(&rng, 4)) - 1.5f;
+        x[0] = NAN; x[5] = NAN; x[W + 3] = NAN; x[nx - 1] = NAN; x[2 * W + 20] = NAN;
+        for (c = 0; c < (int)(sizeof cfg / sizeof cfg[0]); c++)
+            for (t = CNN_POOL_MAX; t <= CNN_POOL_AVG; t++) {
+                cnn_pool_shape ps;
+                size_t ny, bad = 0, bad_noarg = 0;
+                float *y, *yr, *y2;
+                int32_t *a, *ar;
+                if (cnn_pool_shape_init(&ps, 2, 3, H, W, cfg[c][0], cfg[c][1], NULL) != CNN_OK) continue;
+                ny = (size_t)2 * 3 * ps.p * ps.q;
+                y = zeros(ny); yr = zeros(ny); y2 = zeros(ny);
+                a = (int32_t *)calloc(ny, sizeof *a); ar = (int32_t *)calloc(ny, sizeof *ar);
+                cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, t == CNN_POOL_AVG ? NULL : a);
+                cnn_pool_forward(&ps, (cnn_pool_type)t, x, y2, NULL);
+                pool_reference(&ps, (cnn_pool_type)t, x, yr, ar);
+                for (i = 0; i < ny; i++) {
+                    const int same = memcmp(&y[i], &yr[i], sizeof(float)) == 0 || (isnan(y[i]) && isnan(yr[i]));
+                    const int same2 = memcmp(&y2[i], &yr[i], sizeof(float)) == 0 || (isnan(y2[i]) && isnan(yr[i]));
+                    if (!bad && (!same || (t != CNN_POOL_AVG && a[i] != ar[i]))) bad = i + 1;
+                    if (!bad_noarg && !same2) bad_noarg = i + 1;
+                }
+                CHECK(!bad, "%s pool %d stride %d on %dx%d: output %zu is %g at %d, the reference %g at %d",
+                      cnn_pool_type_name((cnn_pool_type)t), cfg[c][0], cfg[c][1], H, W, bad - 1, bad ? y[bad - 1] : 0.0,
+                      bad ? a[bad - 1] : 0, bad ? yr[bad - 1] : 0.0, bad ? ar[bad - 1] : 0);
+                CHECK(!bad_noarg, "%s pool %d stride %d on %dx%d without arg: output %zu is %g, the reference %g",
+                      cnn_pool_type_name((cnn_pool_type)t), cfg[c][0], cfg[c][1], H, W, bad_noarg - 1,
+                      bad_noarg ? y2[bad_noarg - 1] : 0.0, bad_noarg ? yr[bad_noarg - 1] : 0.0);
+                free(y); free(yr); free(y2); free(a); free(ar);
             }
-            CHECK(!bad, "%s pool %d stride %d: output %zu is %g at %d, the reference %g at %d", cnn_pool_type_name((cnn_pool_type)t),
-                  cfg[c][0], cfg[c][1], bad - 1, bad ? y[bad - 1] : 0.0, bad ? a[bad - 1] : 0, bad ? yr[bad - 1] : 0.0,
-                  bad ? ar[bad - 1] : 0);
-            free(y); free(yr); free(a); free(ar);
-        }
-    free(x);
+        free(x);
+    }
 }
 
 /* the net's 2x2/stride-2 pooling backward writes every dx instead of clearing and adding: it must
@@ -246,7 +257,7 @@ static void test_pool2_backward_write(void)
             a = (int32_t *)calloc(ny, sizeof *a);
             cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, t == CNN_POOL_AVG ? NULL : a);
             cnn_pool_backward(&ps, (cnn_pool_type)t, a, dy, dx1);
-            CHECK(cnn__pool2_applies(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a), "2x2 path not taken");
+            CHECK(cnn__pool2_applies(&ps), "2x2 path not taken");
             cnn__pool2_backward_write(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a, dy, NULL, dx2);
             for (i = 0; i < nx; i++) if (memcmp(&dx1[i], &dx2[i], sizeof(float))) break;
             CHECK(i == nx, "%s pool 2x2 on %dx%d: written dx differs from clear + add at %zu (%g vs %g)",
@@ -309,6 +320,84 @@ static void test_net_dropout_masks(void)
     CHECK(found == 1, "model 13 has %d dropout layers at rate 0.5, expected 1", found);
     cnn_net_free(net);
     free(x);
+}
+
+/* the net runs "batch norm, ReLU, 2x2 max/min pool" as one pass (cnn__pool2_forward_bn): the
+   pool's output and picks must be the bits of the three public layers, in training (the batch's
+   statistics) and in inference (the running ones, no picks kept). Maps of 11x10 (odd: a dropped
+   row), 26x26 (the study's), 38x298 (row pairs in several runs of the buffer) and 3x1201 (rows
+   longer than the buffer, in column chunks); gamma of both signs. */
+static void test_net_bn_relu_pool(void)
+{
+    static const int hw[][2] = {{13, 12}, {28, 28}, {40, 300}, {5, 1203}};
+    static const char *specs[] = {"(3, (3,3), (1,1), 'relu', 0, 2, 'max')", "(2, (3,3), (1,1), 'relu', 0.2, 2, 'min')"};
+    int s, k, i, b;
+    for (s = 0; s < 4; s++)
+        for (k = 0; k < 2; k++) {
+            enum { N = 2 };
+            cnn_net_desc d;
+            cnn_net *net = NULL;
+            cnn_error err;
+            cnn_rng r;
+            cnn__layer *B, *P;
+            cnn_pool_shape ps;
+            float *x, *ybn, *yr, *yp, *prm, *st;
+            int32_t *a;
+            size_t cnt, ny, hw2, j, bad = 0, bad_arg = 0, bad_inf = 0;
+            cnn_net_desc_init(&d, 1, hw[s][0], hw[s][1], 3);
+            if (cnn_net_desc_parse(&d, specs[k], &err) || cnn_net_create(&net, &d, &err) ||
+                cnn_net_reserve(net, N, &err)) {
+                CHECK(0, "%s on %dx%d: %s", specs[k], hw[s][0], hw[s][1], err.msg);
+                cnn_net_free(net);
+                continue;
+            }
+            for (b = 0; b < net->nlayers && net->layers[b].kind != CNN_LAYER_BATCHNORM; b++) {}
+            CHECK(b + 2 < net->nlayers && cnn__pool_applies_relu(net, b + 2), "%s: no fused pool after layer %d",
+                  specs[k], b);
+            if (!(b + 2 < net->nlayers && cnn__pool_applies_relu(net, b + 2))) { cnn_net_free(net); continue; }
+            B = &net->layers[b]; P = &net->layers[b + 2];
+            cnn_rng_seed(&r, 11);
+            cnn_net_init(net, &r);
+            prm = cnn_net_params(net);
+            for (i = 0; i < B->out_c; i++) {   /* gamma of both signs, so min and max trade places */
+                prm[B->w_off + i] = i % 2 ? -0.8f - 0.1f * (float)i : 1.2f;
+                prm[B->b_off + i] = 0.1f * (float)(i % 3) - 0.1f;
+            }
+            hw2 = (size_t)B->out_h * B->out_w;
+            cnt = (size_t)N * B->out_c * hw2;
+            x = rnd((size_t)N * hw[s][0] * hw[s][1], 0, 1);
+            ps = P->pool; ps.n = N;
+            ny = (size_t)N * P->out_size;
+            ybn = zeros(cnt); yr = zeros(cnt); yp = zeros(ny);
+            a = (int32_t *)calloc(ny, sizeof *a);
+            cnn_net_set_training(net, 1, &r);
+            cnn_net_forward(net, x, N);
+            cnn_bn_forward_train(N, B->out_c, hw2, B->in, prm + B->w_off, prm + B->b_off, ybn, yr, yp, NULL, NULL,
+                                 0.9f, net->desc.bn_eps);   /* yr, yp: xhat and invstd, unused here */
+            cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
+            cnn_pool_forward(&ps, P->pool_type, yr, yp, a);
+            for (j = 0; j < ny; j++) {
+                if (!bad && memcmp(&yp[j], &P->out[j], sizeof(float))) bad = j + 1;
+                if (!bad_arg && a[j] != P->arg[j]) bad_arg = j + 1;
+            }
+            CHECK(!bad, "%s on %dx%d, training: pooled output %zu is %.9g, the layers apart give %.9g", specs[k],
+                  hw[s][0], hw[s][1], bad - 1, bad ? P->out[bad - 1] : 0.0, bad ? yp[bad - 1] : 0.0);
+            CHECK(!bad_arg, "%s on %dx%d, training: pick %zu is %d, the layers apart pick %d", specs[k], hw[s][0],
+                  hw[s][1], bad_arg - 1, bad_arg ? P->arg[bad_arg - 1] : 0, bad_arg ? a[bad_arg - 1] : 0);
+            cnn_net_set_training(net, 0, NULL);
+            cnn_net_forward(net, x, N);
+            st = net->state + B->st_off;
+            cnn_bn_forward_infer(N, B->out_c, hw2, B->in, prm + B->w_off, prm + B->b_off, st, st + B->out_c,
+                                 net->desc.bn_eps, ybn);
+            cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
+            cnn_pool_forward(&ps, P->pool_type, yr, yp, NULL);
+            for (j = 0; j < ny && !bad_inf; j++)
+                if (memcmp(&yp[j], &P->out[j], sizeof(float))) bad_inf = j + 1;
+            CHECK(!bad_inf, "%s on %dx%d, inference: pooled output %zu is %.9g, the layers apart give %.9g", specs[k],
+                  hw[s][0], hw[s][1], bad_inf - 1, bad_inf ? P->out[bad_inf - 1] : 0.0, bad_inf ? yp[bad_inf - 1] : 0.0);
+            free(x); free(ybn); free(yr); free(yp); free(a);
+            cnn_net_free(net);
+        }
 }
 
 /* the net runs "batch norm, ReLU" as one layer, without keeping xhat (backward recomputes it
@@ -466,6 +555,7 @@ int main(void)
     test_pool2_backward_write();
     test_batchnorm();
     test_bn_relu_fused();
+    test_net_bn_relu_pool();
     test_net_dropout_masks();
     test_adam();
     test_glorot_and_rng();
