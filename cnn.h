@@ -1368,12 +1368,21 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
    sample's slice of the workspace holds a copy of its input (backward has no other) and then
    y_wide or dy_wide; the condition below checks they fit. For the study's second convolution
    (64 channels, 2x2 filters) this skips writing and reading a 4x larger im2col matrix. */
+/* Backward pads dy_wide's rows with zeros to whole vectors, so the weight gradient's dot products
+   run without a partial vector at the end (its copies cost more than the rest of a short row):
+   their last vector reads up to CNN__VW - 1 floats past an input row, from the next channel or
+   dy_wide, always inside the sample's slice, and multiplies them by those zeros, which adds
+   nothing (the bits of the unpadded sums) as long as the input is finite. */
+static size_t cnn__wide_padded(size_t nw)
+{
+    return (nw + CNN__VW - 1) / CNN__VW * CNN__VW;
+}
 static int cnn__conv_wide(const cnn_conv_shape *cs)
 {
     const size_t hw = (size_t)cs->h * cs->w, nw = (size_t)(cs->p - 1) * cs->w + (size_t)cs->q;
     return cs->c >= 8 && cs->r * cs->s > 1 && cs->stride_h == 1 && cs->stride_w == 1 && cs->pad_top == 0 &&
            cs->pad_left == 0 && cs->p == cs->h - cs->r + 1 && cs->q == cs->w - cs->s + 1 &&
-           (size_t)cs->c * hw + (size_t)cs->k * nw <= (size_t)cs->c * cs->r * cs->s * cs->p * cs->q;
+           (size_t)cs->c * hw + (size_t)cs->k * cnn__wide_padded(nw) <= (size_t)cs->c * cs->r * cs->s * cs->p * cs->q;
 }
 
 /* scratch: the weights regrouped by tap, wr[rs][k][c], then each tap's w_rs (or w_rs^T) packed */
@@ -1431,6 +1440,7 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
 {
     const int K = cs->k, C = cs->c, S = cs->s, RS = cs->r * S, W = cs->w, P = cs->p, Q = cs->q, N = cs->n;
     const size_t hw = (size_t)cs->h * W, nw = (size_t)(P - 1) * W + Q, cols = (size_t)C * RS * P * Q;
+    const size_t nwp = cnn__wide_padded(nw);   /* dy_wide's rows, zero-padded: see cnn__conv_wide */
     int n;
     CNN__OMP_FOR(N > 1 && (double)N * K * nw > CNN__OMP_MIN_WORK)
     for (n = 0; n < N; n++) {   /* dy_wide, after the sample's input copy */
@@ -1438,16 +1448,16 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
         int k, p;
         for (k = 0; k < K; k++)
             for (p = 0; p < P; p++) {
-                float *d = dyw + (size_t)k * nw + (size_t)p * W;
+                float *d = dyw + (size_t)k * nwp + (size_t)p * W;
                 memcpy(d, dy + (((size_t)n * K + k) * P + p) * Q, (size_t)Q * sizeof(float));
-                if (p + 1 < P) memset(d + Q, 0, (size_t)(W - Q) * sizeof(float));
+                memset(d + Q, 0, (p + 1 < P ? (size_t)(W - Q) : nwp - nw) * sizeof(float));
             }
     }
     if (dw) {
         cnn__dw_rows d;
         d.a = col; d.a_per = cols; d.a_row = hw;
-        d.b = col + (size_t)C * hw; d.b_per = cols; d.b_row = nw;
-        d.wide = 1; d.rs = RS; d.s = S; d.w = W; d.n = (int)nw;
+        d.b = col + (size_t)C * hw; d.b_per = cols; d.b_row = nwp;
+        d.wide = 1; d.rs = RS; d.s = S; d.w = W; d.n = (int)nwp;
         cnn__conv_dw_inner(cs, &d, dw, col + (size_t)N * cols);
     }
     if (dx) {
@@ -1458,7 +1468,7 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
             const float *dyw = col + (size_t)n * cols + (size_t)C * hw;
             int t;
             for (t = 0; t < RS; t++)
-                cnn__gemm_prepacked(0, C, (int)nw, K, pw + (size_t)t * psz, dyw, (int)nw,
+                cnn__gemm_prepacked(0, C, (int)nw, K, pw + (size_t)t * psz, dyw, (int)nwp,
                                     dx + (size_t)n * C * hw + (size_t)(t / S) * W + t % S, (int)hw, 0);
         }
     }
