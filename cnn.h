@@ -2935,10 +2935,9 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
                     cnn_dropout_mask(&r, L->rate, per, L->cache + (size_t)m * per);
                     cnn_dropout_forward(per, L->cache + (size_t)m * per, in + (size_t)m * per, L->out + (size_t)m * per);
                 }
-            } else {
-                memcpy(L->out, in, count * sizeof(float));
+                break;
             }
-            break;
+            continue;   /* inference: the identity, so the next layer reads this one's input */
         case CNN_LAYER_DENSE:
             cnn_dense_forward(n, (int)L->in_size, L->out_c, in, p + L->w_off, p + L->b_off, L->out);
             break;
