@@ -1250,6 +1250,16 @@ static float cnn__sum_prod_relu(const float *CNN__RESTRICT dy, const float *CNN_
     return s[0];
 }
 
+/* dx = k * (dy - a - xhat * b) for one plane, xhat recomputed from x as (x - mu) * sc (or given,
+   mu = 0, sc = 1): the batch norm's backward and the convolution before it that takes its
+   gradient row by row (cnn__bn_gen) share it, so both give the same bits */
+static void cnn__bn_dx_row(const float *CNN__RESTRICT dy, const float *CNN__RESTRICT x, float mu, float sc, float k,
+                           float a, float b, float *CNN__RESTRICT dx, size_t hw)
+{
+    size_t i;
+    for (i = 0; i < hw; i++) dx[i] = k * (dy[i] - a - cnn__f32((x[i] - mu) * sc) * b);
+}
+
 /* >>conv im2col + GEMM
    im2col unfolds one sample into a (C*R*S, P*Q) matrix whose column (p,q) is the patch under
    output pixel (p,q). Then the whole convolution of that sample is one matrix product:
@@ -1300,12 +1310,23 @@ static void cnn__conv_dw_tile(int n, const float *const *a, const float *const *
 
 /* Where row j of sample m of the two operands starts: col_n's rows (wide = 0), or for the wide
    convolution below, input channel j / RS shifted by the kernel offset (j % RS) */
+/* b's rows made on the fly from the batch norm after the convolution: row k of sample m is that
+   batch norm's dx for channel k (cnn__bn_dx_row), written into buf just before the band that
+   owns row k uses it, and summed into the bias gradient db; so the first convolution of a net
+   never writes or reads its output gradient as a whole map. Only with bands that split K. */
+typedef struct cnn__bn_gen {
+    const float *dy, *x;      /* the batch norm's output gradient and input, (N, K, n) */
+    const float *mean, *invstd, *kab;   /* per channel; kab: k, a and b, K floats each */
+    float *db;                /* the convolution's bias gradient, or NULL */
+    float *buf;               /* 4 * CNN__DW_T rows of n floats per band */
+} cnn__bn_gen;
 typedef struct cnn__dw_rows {
-    const float *a, *b;       /* sample 0's first row of each operand */
+    const float *a, *b;       /* sample 0's first row of each operand (b: NULL with gen) */
     size_t a_per, b_per;      /* floats from one sample to the next */
     size_t a_row, b_row;      /* floats from one row to the next (a: one channel to the next if wide) */
     int wide, rs, s, w;       /* wide: row j is channel j / rs at offset ((j % rs) / s) * w + (j % rs) % s */
     int n;                    /* length of every row: the summed index runs over it */
+    const cnn__bn_gen *gen;   /* or NULL */
 } cnn__dw_rows;
 
 static const float *cnn__dw_arow(const cnn__dw_rows *d, int m, int j)
@@ -1326,22 +1347,38 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
     const int bands = (bt + 3) / 4;
     const size_t tile = (size_t)T * T * CNN__VW;
     int band, j;
+    CNN_ASSERT(!d->gen || !by_c);
     memset(lanes, 0, cnn__conv_dw_lanes_floats(CRS, K) * sizeof(float));
     CNN__OMP_FOR(bands > 1 && (double)N * K * d->n * CRS > CNN__OMP_MIN_WORK)
     for (band = 0; band < bands; band++) {
         const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
         const int c0 = by_c ? t0 : 0, c1 = by_c ? t1 : ct, k0 = by_c ? 0 : t0, k1 = by_c ? kt : t1;
         int m, tc, tk, r;
-        for (m = 0; m < N; m++)
+        float *gbuf = d->gen ? d->gen->buf + (size_t)band * 4 * T * d->n : NULL;
+        for (m = 0; m < N; m++) {
+            if (d->gen) {   /* this band's rows of b for sample m */
+                const cnn__bn_gen *g = d->gen;
+                for (r = k0 * T; r < k1 * T && r < K; r++) {
+                    const size_t off = ((size_t)m * K + r) * d->n;
+                    float *row = gbuf + (size_t)(r - k0 * T) * d->n;
+                    cnn__bn_dx_row(g->dy + off, g->x + off, g->mean[r], g->invstd[r], g->kab[r], g->kab[K + r],
+                                   g->kab[2 * K + r], row, (size_t)d->n);
+                    if (g->db) g->db[r] += cnn__sum(row, (size_t)d->n);
+                }
+            }
             for (tc = c0; tc < c1; tc++) {
                 const float *a[CNN__DW_T], *b[CNN__DW_T];
                 for (r = 0; r < T; r++) a[r] = cnn__dw_arow(d, m, tc * T + r < CRS ? tc * T + r : CRS - 1);
                 for (tk = k0; tk < k1; tk++) {
-                    for (r = 0; r < T; r++)
-                        b[r] = d->b + (size_t)m * d->b_per + (size_t)(tk * T + r < K ? tk * T + r : K - 1) * d->b_row;
+                    for (r = 0; r < T; r++) {
+                        const int row = tk * T + r < K ? tk * T + r : K - 1;
+                        b[r] = gbuf ? gbuf + (size_t)(row - k0 * T) * d->n
+                                    : d->b + (size_t)m * d->b_per + (size_t)row * d->b_row;
+                    }
                     cnn__conv_dw_tile(d->n, a, b, lanes + (size_t)(tc * kt + tk) * tile);
                 }
             }
+        }
     }
     /* dw[k][j] += the lanes of sum (j, k), added in lane order */
     for (j = 0; j < CRS; j++) {
@@ -1457,7 +1494,7 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
         cnn__dw_rows d;
         d.a = col; d.a_per = cols; d.a_row = hw;
         d.b = col + (size_t)C * hw; d.b_per = cols; d.b_row = nwp;
-        d.wide = 1; d.rs = RS; d.s = S; d.w = W; d.n = (int)nwp;
+        d.wide = 1; d.rs = RS; d.s = S; d.w = W; d.n = (int)nwp; d.gen = NULL;
         cnn__conv_dw_inner(cs, &d, dw, col + (size_t)N * cols);
     }
     if (dx) {
@@ -1647,6 +1684,33 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
         }
     }
 }
+
+#ifdef CNN__GEMM_VECTOR
+/* The weight and bias gradients of a convolution whose output gradient is made row by row from
+   the batch norm after it (cnn__bn_gen), for a net's first layer, which needs no dx: where the
+   weight gradient's bands split K and the wide path is not taken (cnn__conv_takes_bn_gen). The
+   rows go to gen->buf, cnn__conv_gen_floats floats after the workspace's scratch. */
+static int cnn__conv_gen_applies(const cnn_conv_shape *cs)
+{
+    const int ct = (cs->c * cs->r * cs->s + CNN__DW_T - 1) / CNN__DW_T, kt = (cs->k + CNN__DW_T - 1) / CNN__DW_T;
+    return ct < kt && !cnn__conv_wide(cs);
+}
+static size_t cnn__conv_gen_floats(const cnn_conv_shape *cs)
+{
+    const int kt = (cs->k + CNN__DW_T - 1) / CNN__DW_T;
+    return (size_t)((kt + 3) / 4) * 4 * CNN__DW_T * (size_t)cs->p * cs->q;
+}
+static void cnn__conv_backward_gen(const cnn_conv_shape *cs, float *col, const cnn__bn_gen *gen, float *dw)
+{
+    const size_t cols = (size_t)cs->c * cs->r * cs->s * cs->p * cs->q;
+    cnn__dw_rows d;
+    memset(&d, 0, sizeof d);
+    d.a = col; d.a_per = cols; d.a_row = (size_t)cs->p * cs->q;
+    d.n = cs->p * cs->q;
+    d.gen = gen;
+    cnn__conv_dw_inner(cs, &d, dw, col + (size_t)cs->n * cols);
+}
+#endif
 
 /* >>pool implementation
    Max (min) pooling passes through the largest (smallest) value of each window; its gradient
@@ -1995,7 +2059,7 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
    mean NULL, or recomputed as (xhat - mean) * invstd from the input passed as xhat, with mean. */
 static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const float *relu_y, const float *xhat,
                              const float *mean, const float *gamma, const float *invstd, float *dx, float *dgamma,
-                             float *dbeta, int add)
+                             float *dbeta, float *kab, int add)
 {
     const double M = (double)n * (double)hw;
     int ch;
@@ -2017,6 +2081,9 @@ static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const flo
         }
         if (dgamma) dgamma[ch] += (float)sdyx;
         if (dbeta) dbeta[ch] += (float)sdy;
+        if (kab) {   /* for cnn__bn_dx_row elsewhere */
+            kab[ch] = gamma[ch] * invstd[ch]; kab[c + ch] = (float)(sdy / M); kab[2 * c + ch] = (float)(sdyx / M);
+        }
         if (dx) {
             /* in terms of dy: dx = gamma*invstd * (dy - mean(dy) - xhat*mean(dy*xhat)) */
             const float k = gamma[ch] * invstd[ch], a = (float)(sdy / M), b = (float)(sdyx / M);
@@ -2028,7 +2095,7 @@ static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const flo
                 if (ry && add) for (i = 0; i < hw; i++) dxp[i] += k * (cnn__relu_grad(dyp[i], ry[i]) - a - cnn__f32((xh[i] - mu) * sc) * b);
                 else if (ry) for (i = 0; i < hw; i++) dxp[i] = k * (cnn__relu_grad(dyp[i], ry[i]) - a - cnn__f32((xh[i] - mu) * sc) * b);
                 else if (add) for (i = 0; i < hw; i++) dxp[i] += k * (dyp[i] - a - cnn__f32((xh[i] - mu) * sc) * b);
-                else for (i = 0; i < hw; i++) dxp[i] = k * (dyp[i] - a - cnn__f32((xh[i] - mu) * sc) * b);
+                else cnn__bn_dx_row(dyp, xh, mu, sc, k, a, b, dxp, hw);
             }
         }
     }
@@ -2038,7 +2105,7 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
                              const float *gamma, const float *invstd, float *dx, float *dgamma,
                              float *dbeta)
 {
-    cnn__bn_backward(n, c, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, 1);
+    cnn__bn_backward(n, c, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, NULL, 1);
 }
 
 /* >>act implementation */
@@ -2451,7 +2518,8 @@ typedef struct cnn__layer {
     /* activations, allocated for `cap` samples */
     float *out, *dout;
     float *cache;                 /* conv: im2col columns; dropout: mask */
-    float *invstd;                /* BN: invstd, then the mean, of the last training batch */
+    float *invstd;                /* BN: invstd, then the mean, of the last training batch, then
+                                     the k, a, b of its last backward (cnn__bn_backward's kab) */
     int32_t *arg;                 /* max/min pool */
     const float *in;              /* input of the last forward (borrowed) */
 } cnn__layer;
@@ -2674,8 +2742,8 @@ static cnn_status cnn__net_create(cnn_net **out, const cnn_net_desc *d, const ui
     net->state = (float *)cnn__calloc_floats(ns);
     net->state_saved = (float *)cnn__calloc_floats(ns);
     for (i = 0; i < count; i++)
-        if (layers[i].kind == CNN_LAYER_BATCHNORM)   /* invstd, then the mean, of the last batch */
-            layers[i].invstd = (float *)cnn__calloc_floats((size_t)2 * layers[i].out_c);
+        if (layers[i].kind == CNN_LAYER_BATCHNORM)   /* invstd, mean, then k, a, b: see cnn__layer */
+            layers[i].invstd = (float *)cnn__calloc_floats((size_t)5 * layers[i].out_c);
     if (!net->params || !net->grads || !net->adam_m || !net->adam_v || !net->state || !net->state_saved) goto nomem;
     for (i = 0; i < count; i++) if (layers[i].kind == CNN_LAYER_BATCHNORM && !layers[i].invstd) goto nomem;
     /* Keras' starting values: gamma 1, beta 0, running mean 0, running variance 1 */
@@ -2768,6 +2836,23 @@ static int cnn__pool_applies_relu(const cnn_net *net, int i)
            cnn__pool2_applies(&L->pool);
 }
 
+/* whether layer i is the net's first layer, a convolution that takes its output gradient row by
+   row from the batch norm right after it (cnn__bn_gen), instead of as a map that the batch norm
+   writes and the convolution reads back: that batch norm's backward then only takes its sums,
+   and the map is never allocated. The first layer needs no dx, so nothing else reads it. */
+static int cnn__conv_takes_bn_gen(const cnn_net *net, int i)
+{
+#ifdef CNN__GEMM_VECTOR
+    const cnn__layer *L = &net->layers[0], *B = net->nlayers > 2 ? &net->layers[1] : NULL;
+    return i == 0 && B && L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL &&
+           B->kind == CNN_LAYER_BATCHNORM && cnn__conv_gen_applies(&L->conv) &&
+           (!cnn__relu_fused_after(net, 1) || cnn__pool_applies_relu(net, 3));
+#else
+    (void)net; (void)i;
+    return 0;
+#endif
+}
+
 CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
 {
     int i;
@@ -2784,14 +2869,17 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
                                cnn__pool_applies_relu(net, i + 1);
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
         if (!fused_bn && !fused_relu && !(L->out = (float *)cnn__alloc_floats(outn))) goto nomem;
-        if (!fused_bn && !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
+        if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
             cnn_conv_shape cs = L->conv;
             cs.n = n;
             if (!cnn__mul_size((size_t)cs.c * cs.r * cs.s, (size_t)cs.p * cs.q, &cachen) ||
                 !cnn__mul_size(cachen, (size_t)n, &cachen)) goto overflow;
             {   /* plus the scratch: cnn_conv_col_floats(&cs), overflow-checked */
-                const size_t wn = cnn__conv_scratch_floats(&cs);   /* a few times the weights: fits */
+                size_t wn = cnn__conv_scratch_floats(&cs);   /* a few times the weights: fits */
+#ifdef CNN__GEMM_VECTOR
+                if (cnn__conv_takes_bn_gen(net, i)) wn += cnn__conv_gen_floats(&cs);   /* and its rows */
+#endif
                 if (cachen > (size_t)-1 - wn) goto overflow;
                 cachen += wn;
             }
@@ -2967,10 +3055,22 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         case CNN_LAYER_CONV: {
             cnn_conv_shape cs = L->conv;
             cs.n = n;
-            if (net->desc.algo == CNN_CONV_NAIVE)
+            if (net->desc.algo == CNN_CONV_NAIVE) {
                 cnn_conv_backward_naive(&cs, L->in, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
-            else
+#ifdef CNN__GEMM_VECTOR
+            } else if (cnn__conv_takes_bn_gen(net, i)) {   /* dy made row by row from the batch norm */
+                const cnn__layer *B = &net->layers[i + 1];
+                const size_t cols = (size_t)cs.c * cs.r * cs.s * cs.p * cs.q;
+                cnn__bn_gen gen;
+                gen.dy = cnn__relu_fused_after(net, i + 1) ? net->layers[i + 2].dout : B->dout;
+                gen.x = L->out; gen.mean = B->invstd + B->out_c; gen.invstd = B->invstd;
+                gen.kab = B->invstd + 2 * B->out_c; gen.db = g + L->b_off;
+                gen.buf = L->cache + (size_t)n * cols + cnn__conv_scratch_floats(&cs);
+                cnn__conv_backward_gen(&cs, L->cache, &gen, g + L->w_off);
+#endif
+            } else {
                 cnn_conv_backward_im2col(&cs, L->cache, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
+            }
             break;
         }
         case CNN_LAYER_BATCHNORM:
@@ -2978,10 +3078,11 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 const cnn__layer *R = &net->layers[i + 1];
                 const float *relu_y = cnn__pool_applies_relu(net, i + 2) ? NULL : R->out;   /* NULL: done */
                 cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, R->dout, relu_y, L->in,
-                                 L->invstd + L->out_c, p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off, 0);
+                                 L->invstd + L->out_c, p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off,
+                                 L->invstd + 2 * L->out_c, 0);
             } else {
                 cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, NULL, L->in, L->invstd + L->out_c,
-                                 p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off, 0);
+                                 p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off, L->invstd + 2 * L->out_c, 0);
             }
             break;
         case CNN_LAYER_ACT:   /* fused after a batch norm: that layer's backward does it */

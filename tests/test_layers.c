@@ -326,24 +326,28 @@ static void test_net_dropout_masks(void)
    pool's output and picks must be the bits of the three public layers, in training (the batch's
    statistics) and in inference (the running ones, no picks kept). Maps of 11x10 (odd: a dropped
    row), 26x26 (the study's), 38x298 (row pairs in several runs of the buffer) and 3x1201 (rows
-   longer than the buffer, in column chunks); gamma of both signs. */
+   longer than the buffer, in column chunks); gamma of both signs. Backward: the gradients of the
+   first convolution (which may make the batch norm's dx row by row) and of the batch norm against
+   the public layers' backward. */
 static void test_net_bn_relu_pool(void)
 {
     static const int hw[][2] = {{13, 12}, {28, 28}, {40, 300}, {5, 1203}};
-    static const char *specs[] = {"(3, (3,3), (1,1), 'relu', 0, 2, 'max')", "(2, (3,3), (1,1), 'relu', 0.2, 2, 'min')"};
+    static const char *specs[] = {"(3, (3,3), (1,1), 'relu', 0, 2, 'max')", "(16, (3,3), (1,1), 'relu', 0.2, 2, 'min')",
+                                  "(18, (3,3), (1,1), 'relu', 0, 2, 'max')"};
     int s, k, i, b;
     for (s = 0; s < 4; s++)
-        for (k = 0; k < 2; k++) {
+        for (k = 0; k < 3; k++) {
             enum { N = 2 };
             cnn_net_desc d;
             cnn_net *net = NULL;
             cnn_error err;
             cnn_rng r;
-            cnn__layer *B, *P;
+            cnn__layer *C0, *B, *P;
+            cnn_conv_shape cs;
             cnn_pool_shape ps;
-            float *x, *ybn, *yr, *yp, *prm, *st;
+            float *x, *ybn, *yr, *yp, *prm, *st, *xh, *is, *dl, *dpool, *drelu, *dxr, *dg, *db, *col, *dw, *dc;
             int32_t *a;
-            size_t cnt, ny, hw2, j, bad = 0, bad_arg = 0, bad_inf = 0;
+            size_t cnt, ny, hw2, nw, j, bad = 0, bad_arg = 0, bad_inf = 0, bad_g = 0;
             cnn_net_desc_init(&d, 1, hw[s][0], hw[s][1], 3);
             if (cnn_net_desc_parse(&d, specs[k], &err) || cnn_net_create(&net, &d, &err) ||
                 cnn_net_reserve(net, N, &err)) {
@@ -355,7 +359,7 @@ static void test_net_bn_relu_pool(void)
             CHECK(b + 2 < net->nlayers && cnn__pool_applies_relu(net, b + 2), "%s: no fused pool after layer %d",
                   specs[k], b);
             if (!(b + 2 < net->nlayers && cnn__pool_applies_relu(net, b + 2))) { cnn_net_free(net); continue; }
-            B = &net->layers[b]; P = &net->layers[b + 2];
+            C0 = &net->layers[0]; B = &net->layers[b]; P = &net->layers[b + 2];
             cnn_rng_seed(&r, 11);
             cnn_net_init(net, &r);
             prm = cnn_net_params(net);
@@ -368,12 +372,17 @@ static void test_net_bn_relu_pool(void)
             x = rnd((size_t)N * hw[s][0] * hw[s][1], 0, 1);
             ps = P->pool; ps.n = N;
             ny = (size_t)N * P->out_size;
-            ybn = zeros(cnt); yr = zeros(cnt); yp = zeros(ny);
+            ybn = zeros(cnt); yr = zeros(cnt); yp = zeros(ny); xh = zeros(cnt); is = zeros((size_t)B->out_c);
+            cs = C0->conv; cs.n = N;
+            nw = (size_t)cs.k * cs.c * cs.r * cs.s;
+            dl = rnd((size_t)N * 3, -1, 1); dpool = zeros(cnt); drelu = zeros(cnt); dxr = zeros(cnt);
+            dg = zeros((size_t)B->out_c); db = zeros((size_t)B->out_c); dw = zeros(nw); dc = zeros((size_t)cs.k);
+            col = zeros(cnn_conv_col_floats(&cs));
             a = (int32_t *)calloc(ny, sizeof *a);
             cnn_net_set_training(net, 1, &r);
             cnn_net_forward(net, x, N);
-            cnn_bn_forward_train(N, B->out_c, hw2, B->in, prm + B->w_off, prm + B->b_off, ybn, yr, yp, NULL, NULL,
-                                 0.9f, net->desc.bn_eps);   /* yr, yp: xhat and invstd, unused here */
+            cnn_bn_forward_train(N, B->out_c, hw2, B->in, prm + B->w_off, prm + B->b_off, ybn, xh, is, NULL, NULL,
+                                 0.9f, net->desc.bn_eps);
             cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
             cnn_pool_forward(&ps, P->pool_type, yr, yp, a);
             for (j = 0; j < ny; j++) {
@@ -384,6 +393,25 @@ static void test_net_bn_relu_pool(void)
                   hw[s][0], hw[s][1], bad - 1, bad ? P->out[bad - 1] : 0.0, bad ? yp[bad - 1] : 0.0);
             CHECK(!bad_arg, "%s on %dx%d, training: pick %zu is %d, the layers apart pick %d", specs[k], hw[s][0],
                   hw[s][1], bad_arg - 1, bad_arg ? P->arg[bad_arg - 1] : 0, bad_arg ? a[bad_arg - 1] : 0);
+            /* backward: the first convolution makes the batch norm's dx row by row where its
+               weight gradient's bands split K (cnn__conv_takes_bn_gen: 16 and 18 filters) */
+            memset(cnn_net_grads(net), 0, cnn_net_param_count(net) * sizeof(float));
+            cnn_net_backward(net, dl);
+            cnn_pool_backward(&ps, P->pool_type, a, P->dout, dpool);
+            cnn_act_backward(CNN_ACT_RELU, cnt, yr, dpool, drelu);
+            cnn_bn_backward(N, B->out_c, hw2, drelu, xh, prm + B->w_off, is, dxr, dg, db);
+            cnn_conv_forward_im2col(&cs, x, prm + C0->w_off, prm + C0->b_off, ybn, col);
+            cnn_conv_backward_im2col(&cs, col, prm + C0->w_off, dxr, NULL, dw, dc);
+            for (j = 0; j < nw && !bad_g; j++) if (memcmp(&dw[j], cnn_net_grads(net) + C0->w_off + j, 4)) bad_g = j + 1;
+            for (j = 0; j < (size_t)cs.k && !bad_g; j++)
+                if (memcmp(&dc[j], cnn_net_grads(net) + C0->b_off + j, 4) || memcmp(&dg[j], cnn_net_grads(net) + B->w_off + j, 4) ||
+                    memcmp(&db[j], cnn_net_grads(net) + B->b_off + j, 4)) bad_g = nw + j + 1;
+            CHECK(!bad_g, "%s on %dx%d: gradient %zu of the first convolution (weights, then bias, gamma, beta) differs "
+                  "from the layers apart", specs[k], hw[s][0], hw[s][1], bad_g - 1);
+#ifdef CNN__GEMM_VECTOR
+            CHECK(cnn__conv_takes_bn_gen(net, 0) == (cs.k >= 16), "%s: row-by-row gradient path %d", specs[k],
+                  cnn__conv_takes_bn_gen(net, 0));
+#endif
             cnn_net_set_training(net, 0, NULL);
             cnn_net_forward(net, x, N);
             st = net->state + B->st_off;
@@ -395,7 +423,8 @@ static void test_net_bn_relu_pool(void)
                 if (memcmp(&yp[j], &P->out[j], sizeof(float))) bad_inf = j + 1;
             CHECK(!bad_inf, "%s on %dx%d, inference: pooled output %zu is %.9g, the layers apart give %.9g", specs[k],
                   hw[s][0], hw[s][1], bad_inf - 1, bad_inf ? P->out[bad_inf - 1] : 0.0, bad_inf ? yp[bad_inf - 1] : 0.0);
-            free(x); free(ybn); free(yr); free(yp); free(a);
+            free(x); free(ybn); free(yr); free(yp); free(a); free(xh); free(is); free(dl); free(dpool); free(drelu);
+            free(dxr); free(dg); free(db); free(dw); free(dc); free(col);
             cnn_net_free(net);
         }
 }
@@ -424,10 +453,10 @@ static void test_bn_relu_fused(void)
           "fused bn+relu forward without xhat differs");
     cnn_act_backward(CNN_ACT_RELU, cnt, y1, dy, dbn);
     cnn_bn_backward(N, C, HW, dbn, xh1, gamma, is1, dx1, dg1, db1);
-    cnn__bn_backward(N, C, HW, dy, y2, xh2, NULL, gamma, is2, dx2, dg2, db2, 1);
+    cnn__bn_backward(N, C, HW, dy, y2, xh2, NULL, gamma, is2, dx2, dg2, db2, NULL, 1);
     CHECK(!memcmp(dx1, dx2, cnt * sizeof(float)) && !memcmp(dg1, dg2, sizeof dg1) && !memcmp(db1, db2, sizeof db1),
           "fused bn+relu backward differs");
-    cnn__bn_backward(N, C, HW, dy, y3, x, mu, gamma, is3, dx3, dg3, db3, 0);
+    cnn__bn_backward(N, C, HW, dy, y3, x, mu, gamma, is3, dx3, dg3, db3, NULL, 0);
     CHECK(!memcmp(dx1, dx3, cnt * sizeof(float)) && !memcmp(dg1, dg3, sizeof dg1) && !memcmp(db1, db3, sizeof db1),
           "fused bn+relu backward with xhat recomputed from x differs");
     cnn__bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, y2, 1);
