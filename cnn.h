@@ -1313,11 +1313,14 @@ static void cnn__conv_dw_tile(int n, const float *const *a, const float *const *
 /* b's rows made on the fly from the batch norm after the convolution: row k of sample m is that
    batch norm's dx for channel k (cnn__bn_dx_row), written into buf just before the band that
    owns row k uses it, and summed into the bias gradient db; so the first convolution of a net
-   never writes or reads its output gradient as a whole map. Only with bands that split K. */
+   never writes or reads its output gradient as a whole map. Only with bands that split K.
+   cnn__conv_backward_pool_gen reads the same fields, with arg. */
 typedef struct cnn__bn_gen {
-    const float *dy, *x;      /* the batch norm's output gradient and input, (N, K, n) */
+    const float *dy, *x;      /* the batch norm's output gradient and input, (N, K, n), or with arg
+                                 the output gradient and output of a 2x2 max/min pool after it */
     const float *mean, *invstd, *kab;   /* per channel; kab: k, a and b, K floats each */
-    float *db;                /* the convolution's bias gradient, or NULL */
+    const int32_t *arg;       /* that pool's picks, or NULL */
+    float *db;                /* the sums of the rows per channel (the bias gradient), or NULL */
     float *buf;               /* 4 * CNN__DW_T rows of n floats per band */
 } cnn__bn_gen;
 typedef struct cnn__dw_rows {
@@ -1689,13 +1692,13 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
 /* The weight and bias gradients of a convolution whose output gradient is made row by row from
    the batch norm after it (cnn__bn_gen), for a net's first layer, which needs no dx: where the
    weight gradient's bands split K and the wide path is not taken (cnn__conv_takes_bn_gen). The
-   rows go to gen->buf, cnn__conv_gen_floats floats after the workspace's scratch. */
+   rows go to gen->buf, after the workspace's scratch (cnn__conv_gen_floats). */
 static int cnn__conv_gen_applies(const cnn_conv_shape *cs)
 {
     const int ct = (cs->c * cs->r * cs->s + CNN__DW_T - 1) / CNN__DW_T, kt = (cs->k + CNN__DW_T - 1) / CNN__DW_T;
     return ct < kt && !cnn__conv_wide(cs);
 }
-static size_t cnn__conv_gen_floats(const cnn_conv_shape *cs)
+static size_t cnn__conv_gen_rows_floats(const cnn_conv_shape *cs)
 {
     const int kt = (cs->k + CNN__DW_T - 1) / CNN__DW_T;
     return (size_t)((kt + 3) / 4) * 4 * CNN__DW_T * (size_t)cs->p * cs->q;
@@ -1709,6 +1712,174 @@ static void cnn__conv_backward_gen(const cnn_conv_shape *cs, float *col, const c
     d.n = cs->p * cs->q;
     d.gen = gen;
     cnn__conv_dw_inner(cs, &d, dw, col + (size_t)cs->n * cols);
+}
+
+/* The same for the study's first block, "convolution, batch norm, ReLU, 2x2 max/min pool", with
+   the batch norm's part taken out of the sums. Its dx is
+     dx = k * (g - a - xhat * b),   xhat = (z - mu) * sc,   z = w_k . col + bias_k
+   with g the gradient behind the pool and the ReLU, zero but at one pick in four. So
+     dw[k][j] = sum_n,p dx * col_j = k * (R[k][j] - a * s_j - b * sc * (sum_i w[k][i] G[i][j] + (bias_k - mu) * s_j))
+   with R = sum g * col_j (cnn__conv_pool_gen_sums), s_j = sum col_j and the Gram matrix
+   G[i][j] = sum col_i * col_j over the batch: G and s do not depend on k, so the 26x26 map of
+   dx (or of z) is never read, only the pool's 13x13 outputs. The bias gradient likewise,
+   db = k * (sum g - a * M - b * sc * (w_k . s + M * (bias_k - mu))), which is zero up to rounding
+   (the batch norm removes any bias). G and s are summed over the samples in double, in order. */
+/* R[k][j] = sum over the batch of g * col_j and rdb[k] = sum of g, for cnn__conv_backward_pool_gen.
+   g is nonzero only at the pool's picks, one in four outputs of the convolution, so R is a sum
+   over the picks: R[k][.] = sum over the picks i of g_i * colT[arg_i][.], with colT the sample's
+   im2col matrix transposed, a row of CRS floats (padded to whole vectors, 64-byte aligned) per
+   output pixel: one vector multiply-add per pick for the study's 9 taps, a quarter of a dense
+   sum over the map. The samples go to a fixed number of groups, each with its own colT (it
+   stays in L1) and partial sums; within a group samples run in order, each channel's sum in 4
+   running vectors (pick i in sum i % 4) added as (s0 + s1) + (s2 + s3); the groups' partials
+   are added in group order at the end: the same bits for any thread count. */
+#define CNN__PG_GROUPS 8
+#define CNN__PG_NV 4   /* vectors of taps per pass */
+static size_t cnn__conv_pool_gen_group_floats(const cnn_conv_shape *cs)
+{
+    const size_t crsv = ((size_t)cs->c * cs->r * cs->s + CNN__VW - 1) / CNN__VW * CNN__VW;
+    const size_t ppq = (size_t)(cs->p / 2) * (size_t)(cs->q / 2);
+    /* colT, the partial sums of g * col and of g, g itself; each a multiple of 16 floats */
+    return ((size_t)cs->p * cs->q * crsv + 15) / 16 * 16 + ((size_t)cs->k * crsv + 15) / 16 * 16 +
+           ((size_t)cs->k + 15) / 16 * 16 + (ppq + 15) / 16 * 16;
+}
+static size_t cnn__conv_pool_gen_sums_floats(const cnn_conv_shape *cs)
+{
+    return CNN__PG_GROUPS * cnn__conv_pool_gen_group_floats(cs) + 16;   /* 16: for the alignment */
+}
+static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, const cnn__bn_gen *gen, float *work,
+                                    float *R, float *rdb)
+{
+    const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, PQ = cs->p * cs->q, PPQ = (cs->p / 2) * (cs->q / 2);
+    const int CRSV = (CRS + CNN__VW - 1) / CNN__VW * CNN__VW, NV = CRSV / CNN__VW;
+    const int groups = N < CNN__PG_GROUPS ? N : CNN__PG_GROUPS;
+    const size_t per = cnn__conv_pool_gen_group_floats(cs), lanes_at = ((size_t)PQ * CRSV + 15) / 16 * 16;
+    const size_t sums_at = lanes_at + ((size_t)K * CRSV + 15) / 16 * 16, gr_at = sums_at + ((size_t)K + 15) / 16 * 16;
+    float *base = work + (16 - (size_t)((uintptr_t)work % 64) / sizeof(float)) % 16;   /* 64-byte aligned */
+    int grp, k, j;
+    CNN__OMP_FOR(groups > 1 && (double)N * K * PPQ * CRSV > CNN__OMP_MIN_WORK)
+    for (grp = 0; grp < groups; grp++) {
+        const cnn__vf zero = {0};
+        float *colT = base + (size_t)grp * per, *lanes = colT + lanes_at, *sums = colT + sums_at, *gr = colT + gr_at;
+        int m, kk, i, jc, u, v, v0;
+        memset(lanes, 0, (size_t)K * CRSV * sizeof(float));
+        memset(sums, 0, (size_t)K * sizeof(float));
+        for (m = grp * N / groups; m < (grp + 1) * N / groups; m++) {
+            const float *cm = col + (size_t)m * CRS * PQ;
+            for (i = 0; i < PQ; i++) {   /* colT, sample m */
+                for (jc = 0; jc < CRS; jc++) colT[(size_t)i * CRSV + jc] = cm[(size_t)jc * PQ + i];
+                for (; jc < CRSV; jc++) colT[(size_t)i * CRSV + jc] = 0.0f;
+            }
+            for (kk = 0; kk < K; kk++) {
+                const size_t po = ((size_t)m * K + kk) * PPQ;
+                const int32_t *at = gen->arg + po;
+                for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gen->dy[po + i], gen->x[po + i]);
+                sums[kk] += cnn__sum(gr, (size_t)PPQ);
+                if (NV == 1) {   /* the study's case, the sums in registers */
+                    cnn__vf a0 = zero, a1 = zero, a2 = zero, a3 = zero, x0, x1, x2, x3, lv;
+                    for (i = 0; i + 4 <= PPQ; i += 4) {
+                        memcpy(&x0, colT + (size_t)at[i] * CRSV, sizeof x0);
+                        memcpy(&x1, colT + (size_t)at[i + 1] * CRSV, sizeof x1);
+                        memcpy(&x2, colT + (size_t)at[i + 2] * CRSV, sizeof x2);
+                        memcpy(&x3, colT + (size_t)at[i + 3] * CRSV, sizeof x3);
+                        a0 += gr[i] * x0; a1 += gr[i + 1] * x1; a2 += gr[i + 2] * x2; a3 += gr[i + 3] * x3;
+                    }
+                    for (; i < PPQ; i++) {
+                        memcpy(&x0, colT + (size_t)at[i] * CRSV, sizeof x0);
+                        if ((i & 3) == 0) a0 += gr[i] * x0;
+                        else if ((i & 3) == 1) a1 += gr[i] * x0;
+                        else a2 += gr[i] * x0;
+                    }
+                    memcpy(&lv, lanes + (size_t)kk * CRSV, sizeof lv);
+                    lv += (a0 + a1) + (a2 + a3);
+                    memcpy(lanes + (size_t)kk * CRSV, &lv, sizeof lv);
+                    continue;
+                }
+                for (v0 = 0; v0 < NV; v0 += CNN__PG_NV) {   /* CNN__PG_NV vectors of taps at a time */
+                    const int nv = NV - v0 < CNN__PG_NV ? NV - v0 : CNN__PG_NV;
+                    cnn__vf acc[4][CNN__PG_NV], lv;
+                    for (u = 0; u < 4; u++)
+                        for (v = 0; v < CNN__PG_NV; v++) acc[u][v] = zero;
+                    for (i = 0; i < PPQ; i++) {
+                        const float *row = colT + (size_t)at[i] * CRSV + (size_t)v0 * CNN__VW;
+                        for (v = 0; v < nv; v++) {
+                            cnn__vf x;
+                            memcpy(&x, row + (size_t)v * CNN__VW, sizeof x);
+                            acc[i & 3][v] += gr[i] * x;
+                        }
+                    }
+                    for (v = 0; v < nv; v++) {
+                        float *l = lanes + (size_t)kk * CRSV + (size_t)(v0 + v) * CNN__VW;
+                        memcpy(&lv, l, sizeof lv);
+                        lv += (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]);
+                        memcpy(l, &lv, sizeof lv);
+                    }
+                }
+            }
+        }
+    }
+    for (k = 0; k < K; k++) {   /* the groups' partial sums, in group order */
+        for (j = 0; j < CRS; j++) {
+            float sum = 0.0f;
+            for (grp = 0; grp < groups; grp++) sum += base[(size_t)grp * per + lanes_at + (size_t)k * CRSV + j];
+            R[(size_t)k * CRS + j] = sum;
+        }
+        rdb[k] = 0.0f;
+        for (grp = 0; grp < groups; grp++) rdb[k] += base[(size_t)grp * per + sums_at + k];
+    }
+}
+#undef CNN__PG_GROUPS
+#undef CNN__PG_NV
+
+static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, const float *w, const float *bias,
+                                        cnn__bn_gen *gen, float *dw, float *db)
+{
+    const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, PQ = cs->p * cs->q;
+    const size_t cols = (size_t)CRS * PQ, kc = (size_t)K * CRS;
+    const double M = (double)N * PQ;
+    float *raw = gen->buf + (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16, *rdb = raw + kc;
+    double *G = (double *)(void *)(raw + (kc + (size_t)K + 15) / 16 * 16), *sj = G + (size_t)CRS * CRS;
+    int pair, k;
+    cnn__conv_pool_gen_sums(cs, col, gen, gen->buf, raw, rdb);
+    CNN__OMP_FOR((double)N * PQ * CRS * CRS > 2.0 * CNN__OMP_MIN_WORK)
+    for (pair = 0; pair < CRS * CRS; pair++) {   /* G[i][j] for i <= j, s_i on the diagonal */
+        const int i = pair / CRS, j = pair % CRS;
+        double gij = 0.0, si = 0.0;
+        int m;
+        if (j < i) continue;
+        for (m = 0; m < N; m++) {
+            const float *ci = col + (size_t)m * cols + (size_t)i * PQ, *cj = col + (size_t)m * cols + (size_t)j * PQ;
+            gij += (double)cnn__sum_prod(ci, cj, 0.0f, 1.0f, (size_t)PQ);
+            if (i == j) si += (double)cnn__sum(ci, (size_t)PQ);
+        }
+        G[(size_t)i * CRS + j] = G[(size_t)j * CRS + i] = gij;
+        if (i == j) sj[i] = si;
+    }
+    for (k = 0; k < K; k++) {
+        const double kk = gen->kab[k], a = gen->kab[K + k], b = gen->kab[2 * K + k], sc = gen->invstd[k];
+        const double bm = (bias ? (double)bias[k] : 0.0) - (double)gen->mean[k];
+        const float *wk = w + (size_t)k * CRS;
+        double ws = 0.0;
+        int i, j;
+        for (j = 0; j < CRS; j++) {
+            double wg = 0.0;
+            for (i = 0; i < CRS; i++) wg += (double)wk[i] * G[(size_t)i * CRS + j];
+            dw[(size_t)k * CRS + j] += (float)(kk * ((double)raw[(size_t)k * CRS + j] - a * sj[j] - b * sc * (wg + bm * sj[j])));
+            ws += (double)wk[j] * sj[j];
+        }
+        if (db) db[k] += (float)(kk * ((double)rdb[k] - a * M - b * sc * (ws + M * bm)));
+    }
+}
+
+/* the workspace after the scratch (gen->buf, 16 floats aligned): cnn__conv_backward_gen's rows,
+   or cnn__conv_backward_pool_gen's: cnn__conv_pool_gen_sums' part, R and rdb (K*CRS + K floats)
+   and, from a multiple of 16 floats on, G and s in double (CRS*CRS + CRS) */
+static size_t cnn__conv_gen_floats(const cnn_conv_shape *cs)
+{
+    const size_t crs = (size_t)cs->c * cs->r * cs->s, raw = ((size_t)cs->k * (crs + 1) + 15) / 16 * 16;
+    const size_t rows = cnn__conv_gen_rows_floats(cs);
+    const size_t pg = (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16 + raw + 2 * (crs * crs + crs);
+    return rows > pg ? rows : pg;
 }
 #endif
 
@@ -1744,9 +1915,12 @@ static int cnn__pool2_applies(const cnn_pool_shape *ps)
    after ReLU about half the values tie at zero, a pattern no branch predictor guesses.
    The study's rows have Q = 13 or 6 windows: a vectorised loop over 13 leaves 5 to a scalar
    tail, so Q >= 8 runs in blocks of exactly 8 windows, the last block moved back to end at Q
-   (a few windows computed twice, to the same values): every window in vector code. */
+   (a few windows computed twice, to the same values): every window in vector code.
+   With arg and zs, zs[q] also receives the value of rows z0, z1 (another map of the same shape)
+   at the pick: the fused pool keeps its batch norm's input there (cnn__conv_pool_gen_sums). */
 static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, const float *CNN__RESTRICT r1, int W,
-                           int Q, float *CNN__RESTRICT y, int32_t *CNN__RESTRICT arg, int32_t at0)
+                           int Q, float *CNN__RESTRICT y, int32_t *CNN__RESTRICT arg, int32_t at0,
+                           const float *CNN__RESTRICT z0, const float *CNN__RESTRICT z1, float *CNN__RESTRICT zs)
 {
     int q0 = 0, q, k, len = Q < 8 ? Q : 8;
     /* s = mask ? u : s on the bits, mask all ones or zero: no branch even in scalar code (a float
@@ -1755,7 +1929,7 @@ static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, const
 #define CNN__POOL2_PICK(BETTER, v, mb, b)                                       \
     b = 0u - (uint32_t)BETTER(v, m); memcpy(&ub, &v, 4);                        \
     mb = CNN__SEL(b, ub, mb); memcpy(&m, &mb, 4);
-#define CNN__POOL2_LOOP(BETTER, ARG)                                            \
+#define CNN__POOL2_LOOP(BETTER, ARG, ZS)                                        \
     for (k = 0; k < len; k++) {                                                 \
         const float v1 = r0[2 * (q = q0 + k) + 1], v2 = r1[2 * q], v3 = r1[2 * q + 1]; \
         const int32_t i0 = at0 + 2 * q;                                         \
@@ -1768,25 +1942,33 @@ static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, const
         y[q] = m;                                                               \
         ARG(arg[q] = (int32_t)CNN__SEL(b3, (uint32_t)(i0 + W + 1),              \
                CNN__SEL(b2, (uint32_t)(i0 + W), CNN__SEL(b1, (uint32_t)(i0 + 1), (uint32_t)i0)));) \
+        ZS(memcpy(&ub, &z0[2 * q], 4); memcpy(&mb, &z0[2 * q + 1], 4);         \
+           ub = CNN__SEL(b1, mb, ub); memcpy(&mb, &z1[2 * q], 4);               \
+           ub = CNN__SEL(b2, mb, ub); memcpy(&mb, &z1[2 * q + 1], 4);           \
+           ub = CNN__SEL(b3, mb, ub); memcpy(&zs[q], &ub, 4);)                  \
     }
 #define CNN__GT(u, v) ((u) > (v))
 #define CNN__LT(u, v) ((u) < (v))
 #define CNN__KEEP(stmt) stmt
 #define CNN__DROP(stmt) (void)b1; (void)b2; (void)b3; (void)i0;
+#define CNN__NONE(stmt)
     if (t == CNN_POOL_AVG) {   /* vectorised as it is */
         for (q = 0; q < Q; q++) y[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) * 0.25f;
         return;
     }
     for (;;) {
-        if (t == CNN_POOL_MAX && arg) CNN__POOL2_LOOP(CNN__GT, CNN__KEEP)
-        else if (arg) CNN__POOL2_LOOP(CNN__LT, CNN__KEEP)
-        else if (t == CNN_POOL_MAX) CNN__POOL2_LOOP(CNN__GT, CNN__DROP)
-        else CNN__POOL2_LOOP(CNN__LT, CNN__DROP)
+        if (t == CNN_POOL_MAX && arg && zs) CNN__POOL2_LOOP(CNN__GT, CNN__KEEP, CNN__KEEP)
+        else if (arg && zs) CNN__POOL2_LOOP(CNN__LT, CNN__KEEP, CNN__KEEP)
+        else if (t == CNN_POOL_MAX && arg) CNN__POOL2_LOOP(CNN__GT, CNN__KEEP, CNN__NONE)
+        else if (arg) CNN__POOL2_LOOP(CNN__LT, CNN__KEEP, CNN__NONE)
+        else if (t == CNN_POOL_MAX) CNN__POOL2_LOOP(CNN__GT, CNN__DROP, CNN__NONE)
+        else CNN__POOL2_LOOP(CNN__LT, CNN__DROP, CNN__NONE)
         if (q0 + len == Q) break;
         q0 = q0 + 16 <= Q ? q0 + 8 : Q - 8;
     }
 #undef CNN__KEEP
 #undef CNN__DROP
+#undef CNN__NONE
 #undef CNN__GT
 #undef CNN__LT
 #undef CNN__POOL2_LOOP
@@ -1808,7 +1990,7 @@ CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const f
             for (p = 0; p < ps->p; p++)
                 cnn__pool2_row(t, xp + (size_t)2 * p * ps->w, xp + (size_t)(2 * p + 1) * ps->w, ps->w, Q,
                                y + ((size_t)pl * ps->p + p) * Q, arg ? arg + ((size_t)pl * ps->p + p) * Q : NULL,
-                               2 * p * ps->w);
+                               2 * p * ps->w, NULL, NULL, NULL);
             continue;
         }
         /* one output row at a time, window offset (i,j) by window offset in row-major order, so
@@ -2056,12 +2238,14 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
    lets the net skip clearing dx first (one pass less over the largest tensors). relu_y, when not
    NULL, is the output of a ReLU fused after this batch norm, and dy is the gradient at that
    output: the ReLU's backward (y > 0 ? dy : 0) is applied on the fly. xhat is either given, with
-   mean NULL, or recomputed as (xhat - mean) * invstd from the input passed as xhat, with mean. */
-static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const float *relu_y, const float *xhat,
-                             const float *mean, const float *gamma, const float *invstd, float *dx, float *dgamma,
-                             float *dbeta, float *kab, int add)
+   mean NULL, or recomputed as (xhat - mean) * invstd from the input passed as xhat, with mean. The
+   mean is over hw_m values per plane: hw, or with dx NULL, the whole plane of which the hw passed
+   are the nonzero gradients (the first block's sums, taken at the pool's picks). */
+static void cnn__bn_backward(int n, int c, size_t hw, size_t hw_m, const float *dy, const float *relu_y,
+                             const float *xhat, const float *mean, const float *gamma, const float *invstd, float *dx,
+                             float *dgamma, float *dbeta, float *kab, int add)
 {
-    const double M = (double)n * (double)hw;
+    const double M = (double)n * (double)hw_m;
     int ch;
     CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
     for (ch = 0; ch < c; ch++) {
@@ -2105,7 +2289,7 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
                              const float *gamma, const float *invstd, float *dx, float *dgamma,
                              float *dbeta)
 {
-    cnn__bn_backward(n, c, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, NULL, 1);
+    cnn__bn_backward(n, c, hw, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, NULL, 1);
 }
 
 /* >>act implementation */
@@ -2853,6 +3037,14 @@ static int cnn__conv_takes_bn_gen(const cnn_net *net, int i)
 #endif
 }
 
+/* whether that first convolution, batch norm and fused ReLU are followed by a fused 2x2 max/min
+   pool: then the convolution's gradient is made from the pool's picks and a few sums
+   (cnn__conv_backward_pool_gen), and no 26x26 gradient map is written or read at all */
+static int cnn__conv_takes_pool_gen(const cnn_net *net, int i)
+{
+    return cnn__conv_takes_bn_gen(net, i) && cnn__relu_fused_after(net, 1);
+}
+
 CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
 {
     int i;
@@ -2867,9 +3059,13 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         const int fused_bn = L->kind == CNN_LAYER_BATCHNORM && cnn__relu_fused_after(net, i);
         const int fused_relu = L->kind == CNN_LAYER_ACT && i > 0 && cnn__relu_fused_after(net, i - 1) &&
                                cnn__pool_applies_relu(net, i + 1);
+        /* the first block's picks (see cnn__conv_backward_pool_gen): no gradient map behind its pool,
+           which keeps instead its batch norm's input at each pick */
+        const int pool_gen = (i == 2 || i == 3) && cnn__conv_takes_pool_gen(net, 0);
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
         if (!fused_bn && !fused_relu && !(L->out = (float *)cnn__alloc_floats(outn))) goto nomem;
-        if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
+        if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(pool_gen && i == 2) &&
+            !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
             cnn_conv_shape cs = L->conv;
             cs.n = n;
@@ -2878,12 +3074,12 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
             {   /* plus the scratch: cnn_conv_col_floats(&cs), overflow-checked */
                 size_t wn = cnn__conv_scratch_floats(&cs);   /* a few times the weights: fits */
 #ifdef CNN__GEMM_VECTOR
-                if (cnn__conv_takes_bn_gen(net, i)) wn += cnn__conv_gen_floats(&cs);   /* and its rows */
+                if (cnn__conv_takes_bn_gen(net, i)) wn += cnn__conv_gen_floats(&cs) + 16;   /* and its rows */
 #endif
                 if (cachen > (size_t)-1 - wn) goto overflow;
                 cachen += wn;
             }
-        } else if (L->kind == CNN_LAYER_DROPOUT) {   /* the mask */
+        } else if (L->kind == CNN_LAYER_DROPOUT || pool_gen) {   /* the mask; the values at the picks */
             cachen = outn;
         }
         if (cachen && !(L->cache = (float *)cnn__alloc_floats(cachen))) goto nomem;
@@ -2919,10 +3115,11 @@ CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
    input x (the whole 26x26 plane in the study) goes through cnn__bn_relu_row into a buffer that
    stays in L1 and is pooled from there, so the ReLU's map (the largest in the net) is neither
    written nor read back. B is the batch norm layer; the bits are those of the three layers run
-   apart. Rows longer than half the buffer go in column chunks. */
+   apart. Rows longer than half the buffer go in column chunks. xsel, when not NULL, receives
+   the batch norm's input x at each pick (cnn__conv_backward_pool_gen's xhat). */
 #define CNN__POOL2_BUF 2048   /* floats */
 static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, const cnn_net *net,
-                                  const cnn__layer *B, float *y, int32_t *arg)
+                                  const cnn__layer *B, float *y, int32_t *arg, float *xsel)
 {
     const int planes = ps->n * ps->c, W = ps->w, Q = ps->q, P = ps->p;
     const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
@@ -2946,8 +3143,9 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
             cnn__bn_relu_row(&f, xp + (size_t)2 * r * W, (size_t)2 * nr * W, buf);
             for (k = 0; k < nr; k++) {
                 const size_t o = ((size_t)pl * P + r + k) * Q;
+                const float *z0 = xp + (size_t)2 * (r + k) * W;
                 cnn__pool2_row(t, buf + 2 * k * W, buf + (2 * k + 1) * W, W, Q, y + o, arg ? arg + o : NULL,
-                               2 * (r + k) * W);
+                               2 * (r + k) * W, z0, z0 + W, xsel ? xsel + o : NULL);
             }
         }
         for (r = 0; !rows && r < P; r++)
@@ -2957,7 +3155,8 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
                 cnn__bn_relu_row(&f, xp + (size_t)2 * r * W + c0, (size_t)cw, buf);
                 cnn__bn_relu_row(&f, xp + (size_t)(2 * r + 1) * W + c0, (size_t)cw, buf + CNN__POOL2_BUF / 2);
                 cnn__pool2_row(t, buf, buf + CNN__POOL2_BUF / 2, W, cw / 2, y + o, arg ? arg + o : NULL,
-                               2 * r * W + c0);
+                               2 * r * W + c0, xp + (size_t)2 * r * W + c0, xp + (size_t)(2 * r + 1) * W + c0,
+                               xsel ? xsel + o : NULL);
             }
     }
 }
@@ -3003,7 +3202,8 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
             ps.n = n;
             if (cnn__pool_applies_relu(net, i))   /* the batch norm and ReLU before it, too */
                 cnn__pool2_forward_bn(&ps, L->pool_type, net->layers[i - 2].in, net, &net->layers[i - 2], L->out,
-                                      net->training ? L->arg : NULL);
+                                      net->training ? L->arg : NULL,
+                                      net->training && i == 3 && cnn__conv_takes_pool_gen(net, 0) ? L->cache : NULL);
             else   /* arg only for a backward to come */
                 cnn_pool_forward(&ps, L->pool_type, in, L->out, net->training ? L->arg : NULL);
             break;
@@ -3059,32 +3259,43 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 cnn_conv_backward_naive(&cs, L->in, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
 #ifdef CNN__GEMM_VECTOR
             } else if (cnn__conv_takes_bn_gen(net, i)) {   /* dy made row by row from the batch norm */
-                const cnn__layer *B = &net->layers[i + 1];
+                const cnn__layer *B = &net->layers[i + 1], *P = &net->layers[i + 3];
                 const size_t cols = (size_t)cs.c * cs.r * cs.s * cs.p * cs.q;
                 cnn__bn_gen gen;
-                gen.dy = cnn__relu_fused_after(net, i + 1) ? net->layers[i + 2].dout : B->dout;
-                gen.x = L->out; gen.mean = B->invstd + B->out_c; gen.invstd = B->invstd;
-                gen.kab = B->invstd + 2 * B->out_c; gen.db = g + L->b_off;
-                gen.buf = L->cache + (size_t)n * cols + cnn__conv_scratch_floats(&cs);
-                cnn__conv_backward_gen(&cs, L->cache, &gen, g + L->w_off);
+                gen.dy = B->dout; gen.x = L->out; gen.mean = B->invstd + B->out_c; gen.invstd = B->invstd;
+                gen.kab = B->invstd + 2 * B->out_c; gen.arg = NULL; gen.db = g + L->b_off;
+                gen.buf = L->cache + ((size_t)n * cols + cnn__conv_scratch_floats(&cs) + 15) / 16 * 16;
+                if (cnn__conv_takes_pool_gen(net, i)) {   /* the rows from the pool, the rest from sums */
+                    gen.dy = P->dout; gen.x = P->out; gen.arg = P->arg;
+                    cnn__conv_backward_pool_gen(&cs, L->cache, p + L->w_off, p + L->b_off, &gen, g + L->w_off,
+                                                g + L->b_off);
+                } else {
+                    cnn__conv_backward_gen(&cs, L->cache, &gen, g + L->w_off);
+                }
 #endif
             } else {
                 cnn_conv_backward_im2col(&cs, L->cache, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
             }
             break;
         }
-        case CNN_LAYER_BATCHNORM:
-            if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
+        case CNN_LAYER_BATCHNORM: {
+            const size_t hw = (size_t)L->out_h * L->out_w;
+            if (i == 1 && cnn__conv_takes_pool_gen(net, 0)) {   /* the sums, from the pool's picks */
+                const cnn__layer *P = &net->layers[3];
+                cnn__bn_backward(n, L->out_c, (size_t)P->out_h * P->out_w, hw, P->dout, P->out, P->cache,
+                                 L->invstd + L->out_c, p + L->w_off, L->invstd, NULL, g + L->w_off, g + L->b_off,
+                                 L->invstd + 2 * L->out_c, 0);
+            } else if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
                 const cnn__layer *R = &net->layers[i + 1];
                 const float *relu_y = cnn__pool_applies_relu(net, i + 2) ? NULL : R->out;   /* NULL: done */
-                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, R->dout, relu_y, L->in,
-                                 L->invstd + L->out_c, p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off,
-                                 L->invstd + 2 * L->out_c, 0);
+                cnn__bn_backward(n, L->out_c, hw, hw, R->dout, relu_y, L->in, L->invstd + L->out_c, p + L->w_off,
+                                 L->invstd, dx, g + L->w_off, g + L->b_off, L->invstd + 2 * L->out_c, 0);
             } else {
-                cnn__bn_backward(n, L->out_c, (size_t)L->out_h * L->out_w, dy, NULL, L->in, L->invstd + L->out_c,
-                                 p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off, L->invstd + 2 * L->out_c, 0);
+                cnn__bn_backward(n, L->out_c, hw, hw, dy, NULL, L->in, L->invstd + L->out_c, p + L->w_off, L->invstd,
+                                 dx, g + L->w_off, g + L->b_off, L->invstd + 2 * L->out_c, 0);
             }
             break;
+        }
         case CNN_LAYER_ACT:   /* fused after a batch norm: that layer's backward does it */
             if (dx && !(i > 0 && cnn__relu_fused_after(net, i - 1))) cnn__act_backward(L->act, count, L->out, dy, dx, 0);
             break;
