@@ -1205,6 +1205,7 @@ static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTR
     return s[0];
 }
 
+
 /* g = (y > 0 ? dy : 0), the gradient behind a ReLU with output y, as a select on the bits. The
    plain ?: inside the 16-lane sums below is miscompiled by GCC 12 at -O3 -march=x86-64-v3 (it
    loses lanes: tests/test_layers.c caught it); the bit select says the same and is not. */
@@ -1723,8 +1724,13 @@ static void cnn__conv_backward_gen(const cnn_conv_shape *cs, float *col, const c
    G[i][j] = sum col_i * col_j over the batch: G and s do not depend on k, so the 26x26 map of
    dx (or of z) is never read, only the pool's 13x13 outputs. The bias gradient likewise,
    db = k * (sum g - a * M - b * sc * (w_k . s + M * (bias_k - mu))), which is zero up to rounding
-   (the batch norm removes any bias). G and s are summed over the samples in double, in order. */
-/* R[k][j] = sum over the batch of g * col_j and rdb[k] = sum of g, for cnn__conv_backward_pool_gen.
+   (the batch norm removes any bias). Inputs far from zero (a mean 1000 times their spread) would
+   make R and a * s_j, and w.G and (bias_k - mu) * s_j, cancel in float: so every sum runs over the
+   columns less their batch means c_j, col_j - c_j, and the terms in c_j are added back:
+     dw[k][j] = k * (R' - a * s'_j + c_j * (sum g - a * M) - b * sc * (w_k.G' + e_k * s'_j + c_j * T_k))
+   with e_k = w_k . c + bias_k - mu and T_k = sum (z - mu) = w_k . s' + M * e_k (both about 0).
+   G', s' and c are summed over the samples in double, in order. */
+/* R[k][j] = sum over the batch of g * (col_j - c_j) and rdb[k] = sum of g, for cnn__conv_backward_pool_gen.
    g is nonzero only at the pool's picks, one in four outputs of the convolution, so R is a sum
    over the picks: R[k][.] = sum over the picks i of g_i * colT[arg_i][.], with colT the sample's
    im2col matrix transposed, a row of CRS floats (padded to whole vectors, 64-byte aligned) per
@@ -1747,8 +1753,8 @@ static size_t cnn__conv_pool_gen_sums_floats(const cnn_conv_shape *cs)
 {
     return CNN__PG_GROUPS * cnn__conv_pool_gen_group_floats(cs) + 16;   /* 16: for the alignment */
 }
-static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, const cnn__bn_gen *gen, float *work,
-                                    float *R, float *rdb)
+static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, const float *c, const cnn__bn_gen *gen,
+                                    float *work, float *R, float *rdb)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, PQ = cs->p * cs->q, PPQ = (cs->p / 2) * (cs->q / 2);
     const int CRSV = (CRS + CNN__VW - 1) / CNN__VW * CNN__VW, NV = CRSV / CNN__VW;
@@ -1767,7 +1773,7 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
         for (m = grp * N / groups; m < (grp + 1) * N / groups; m++) {
             const float *cm = col + (size_t)m * CRS * PQ;
             for (i = 0; i < PQ; i++) {   /* colT, sample m */
-                for (jc = 0; jc < CRS; jc++) colT[(size_t)i * CRSV + jc] = cm[(size_t)jc * PQ + i];
+                for (jc = 0; jc < CRS; jc++) colT[(size_t)i * CRSV + jc] = cm[(size_t)jc * PQ + i] - c[jc];
                 for (; jc < CRSV; jc++) colT[(size_t)i * CRSV + jc] = 0.0f;
             }
             for (kk = 0; kk < K; kk++) {
@@ -1831,6 +1837,23 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
 #undef CNN__PG_GROUPS
 #undef CNN__PG_NV
 
+/* sum of (a - ca) * (b - cb), and with b NULL of (a - ca): sums about a centre, for the first
+   block's Gram matrix (cnn__conv_backward_pool_gen) */
+static float cnn__sum_cprod(const float *CNN__RESTRICT a, float ca, const float *CNN__RESTRICT b, float cb, size_t n)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += (a[i + l] - ca) * (b ? b[i + l] - cb : 1.0f);
+    for (; i < n; i++) s[0] += (a[i] - ca) * (b ? b[i] - cb : 1.0f);
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
+}
+
 static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, const float *w, const float *bias,
                                         cnn__bn_gen *gen, float *dw, float *db)
 {
@@ -1839,46 +1862,54 @@ static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, co
     const double M = (double)N * PQ;
     float *raw = gen->buf + (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16, *rdb = raw + kc;
     double *G = (double *)(void *)(raw + (kc + (size_t)K + 15) / 16 * 16), *sj = G + (size_t)CRS * CRS;
-    int pair, k;
-    cnn__conv_pool_gen_sums(cs, col, gen, gen->buf, raw, rdb);
+    float *c = (float *)(void *)(sj + CRS);
+    int pair, k, j;
+    for (j = 0; j < CRS; j++) {   /* the centres: each column's mean over the batch */
+        double sum = 0.0;
+        int m;
+        for (m = 0; m < N; m++) sum += (double)cnn__sum(col + (size_t)m * cols + (size_t)j * PQ, (size_t)PQ);
+        c[j] = (float)(sum / M);
+    }
+    cnn__conv_pool_gen_sums(cs, col, c, gen, gen->buf, raw, rdb);
     CNN__OMP_FOR((double)N * PQ * CRS * CRS > 2.0 * CNN__OMP_MIN_WORK)
-    for (pair = 0; pair < CRS * CRS; pair++) {   /* G[i][j] for i <= j, s_i on the diagonal */
-        const int i = pair / CRS, j = pair % CRS;
+    for (pair = 0; pair < CRS * CRS; pair++) {   /* G'[i][j] for i <= j, s'_i on the diagonal */
+        const int i = pair / CRS, jj = pair % CRS;
         double gij = 0.0, si = 0.0;
         int m;
-        if (j < i) continue;
+        if (jj < i) continue;
         for (m = 0; m < N; m++) {
-            const float *ci = col + (size_t)m * cols + (size_t)i * PQ, *cj = col + (size_t)m * cols + (size_t)j * PQ;
-            gij += (double)cnn__sum_prod(ci, cj, 0.0f, 1.0f, (size_t)PQ);
-            if (i == j) si += (double)cnn__sum(ci, (size_t)PQ);
+            const float *ci = col + (size_t)m * cols + (size_t)i * PQ, *cj = col + (size_t)m * cols + (size_t)jj * PQ;
+            gij += (double)cnn__sum_cprod(ci, c[i], cj, c[jj], (size_t)PQ);
+            if (i == jj) si += (double)cnn__sum_cprod(ci, c[i], NULL, 0.0f, (size_t)PQ);
         }
-        G[(size_t)i * CRS + j] = G[(size_t)j * CRS + i] = gij;
-        if (i == j) sj[i] = si;
+        G[(size_t)i * CRS + jj] = G[(size_t)jj * CRS + i] = gij;
+        if (i == jj) sj[i] = si;
     }
     for (k = 0; k < K; k++) {
         const double kk = gen->kab[k], a = gen->kab[K + k], b = gen->kab[2 * K + k], sc = gen->invstd[k];
-        const double bm = (bias ? (double)bias[k] : 0.0) - (double)gen->mean[k];
         const float *wk = w + (size_t)k * CRS;
-        double ws = 0.0;
-        int i, j;
+        double e = (bias ? (double)bias[k] : 0.0) - (double)gen->mean[k], T, g0 = (double)rdb[k] - a * M;
+        int i;
+        for (i = 0; i < CRS; i++) e += (double)wk[i] * c[i];
+        for (T = M * e, i = 0; i < CRS; i++) T += (double)wk[i] * sj[i];
         for (j = 0; j < CRS; j++) {
             double wg = 0.0;
             for (i = 0; i < CRS; i++) wg += (double)wk[i] * G[(size_t)i * CRS + j];
-            dw[(size_t)k * CRS + j] += (float)(kk * ((double)raw[(size_t)k * CRS + j] - a * sj[j] - b * sc * (wg + bm * sj[j])));
-            ws += (double)wk[j] * sj[j];
+            dw[(size_t)k * CRS + j] += (float)(kk * ((double)raw[(size_t)k * CRS + j] - a * sj[j] + c[j] * g0 -
+                                                     b * sc * (wg + e * sj[j] + c[j] * T)));
         }
-        if (db) db[k] += (float)(kk * ((double)rdb[k] - a * M - b * sc * (ws + M * bm)));
+        if (db) db[k] += (float)(kk * (g0 - b * sc * T));
     }
 }
 
 /* the workspace after the scratch (gen->buf, 16 floats aligned): cnn__conv_backward_gen's rows,
    or cnn__conv_backward_pool_gen's: cnn__conv_pool_gen_sums' part, R and rdb (K*CRS + K floats)
-   and, from a multiple of 16 floats on, G and s in double (CRS*CRS + CRS) */
+   and, from a multiple of 16 floats on, G' and s' in double (CRS*CRS + CRS), then c (CRS floats) */
 static size_t cnn__conv_gen_floats(const cnn_conv_shape *cs)
 {
     const size_t crs = (size_t)cs->c * cs->r * cs->s, raw = ((size_t)cs->k * (crs + 1) + 15) / 16 * 16;
     const size_t rows = cnn__conv_gen_rows_floats(cs);
-    const size_t pg = (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16 + raw + 2 * (crs * crs + crs);
+    const size_t pg = (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16 + raw + 2 * (crs * crs + crs) + crs;
     return rows > pg ? rows : pg;
 }
 #endif
@@ -3079,7 +3110,7 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
                 if (cachen > (size_t)-1 - wn) goto overflow;
                 cachen += wn;
             }
-        } else if (L->kind == CNN_LAYER_DROPOUT || pool_gen) {   /* the mask; the values at the picks */
+        } else if (L->kind == CNN_LAYER_DROPOUT || (pool_gen && i == 3)) {   /* the mask; the values at the picks */
             cachen = outn;
         }
         if (cachen && !(L->cache = (float *)cnn__alloc_floats(cachen))) goto nomem;

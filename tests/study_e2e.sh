@@ -57,7 +57,8 @@ done
 # everything ends exactly as the uninterrupted run a did
 "$out/study" "${args[@]}" --out "$out/c" > "$out/c1.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 1200); do [ -f "$out/c/m22_bnact_s42/checkpoint.bin" ] && break; sleep 0.05; done
+# (up to 5 minutes: on a loaded machine the first configuration alone can take a minute)
+for _ in $(seq 1 6000); do [ -f "$out/c/m22_bnact_s42/checkpoint.bin" ] && break; sleep 0.05; done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 [ -f "$out/c/m01_bnact_s42/result.json" ] || fail "the first run never finished"

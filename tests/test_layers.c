@@ -332,13 +332,18 @@ static void test_net_dropout_masks(void)
    cnn__conv_pool_gen_sums) made from the pool's picks and sums, so equal up to rounding. */
 static void test_net_bn_relu_pool(void)
 {
-    static const int hw[][2] = {{13, 12}, {28, 28}, {40, 300}, {5, 1203}};
+    static const int hw[][2] = {{13, 12}, {28, 28}, {40, 300}, {5, 1203}, {28, 28}};
     static const char *specs[] = {"(3, (3,3), (1,1), 'relu', 0, 2, 'max')", "(16, (3,3), (1,1), 'relu', 0.2, 2, 'min')",
-                                  "(18, (3,3), (1,1), 'relu', 0, 2, 'max')", "(17, (2,2), (1,1), 'relu', 0, 2, 'max')"};
+                                  "(18, (3,3), (1,1), 'relu', 0, 2, 'max')", "(17, (2,2), (1,1), 'relu', 0, 2, 'max')",
+                                  "(24, (3,3), (1,1), 'relu', 0, 2, 'max')"};
     int s, k, i, b;
-    for (s = 0; s < 4; s++)
-        for (k = 0; k < 4; k++) {
-            enum { N = 2 };
+    for (s = 0; s < 5; s++)
+        for (k = 0; k < 5; k++) {
+            /* the last map: 10 samples (more than the 8 groups of cnn__conv_pool_gen_sums), 2
+               channels (18 taps for 3x3: more than a vector of 16) and images of 300 + [0, 1), where
+               sums not taken about the columns' means cancel (errors of 2-5%, against 1e-3 here) */
+            const int N = s == 4 ? 10 : 2, C = s == 4 ? 2 : 1;
+            const float off = s == 4 ? 300.0f : 0.0f;
             cnn_net_desc d;
             cnn_net *net = NULL;
             cnn_error err;
@@ -349,7 +354,7 @@ static void test_net_bn_relu_pool(void)
             float *x, *ybn, *yr, *yp, *prm, *st, *xh, *is, *dl, *dpool, *drelu, *dxr, *dg, *db, *col, *dw, *dc;
             int32_t *a;
             size_t cnt, ny, hw2, nw, j, bad = 0, bad_arg = 0, bad_inf = 0, bad_g = 0;
-            cnn_net_desc_init(&d, 1, hw[s][0], hw[s][1], 3);
+            cnn_net_desc_init(&d, C, hw[s][0], hw[s][1], 3);
             if (cnn_net_desc_parse(&d, specs[k], &err) || cnn_net_create(&net, &d, &err) ||
                 cnn_net_reserve(net, N, &err)) {
                 CHECK(0, "%s on %dx%d: %s", specs[k], hw[s][0], hw[s][1], err.msg);
@@ -370,7 +375,7 @@ static void test_net_bn_relu_pool(void)
             }
             hw2 = (size_t)B->out_h * B->out_w;
             cnt = (size_t)N * B->out_c * hw2;
-            x = rnd((size_t)N * hw[s][0] * hw[s][1], 0, 1);
+            x = rnd((size_t)N * C * hw[s][0] * hw[s][1], off, off + 1.0f);
             ps = P->pool; ps.n = N;
             ny = (size_t)N * P->out_size;
             ybn = zeros(cnt); yr = zeros(cnt); yp = zeros(ny); xh = zeros(cnt); is = zeros((size_t)B->out_c);
@@ -417,17 +422,24 @@ static void test_net_bn_relu_pool(void)
                 double ec = 0.0, sw = 0.0;   /* the bias: zero up to rounding, against the weights' scale */
                 for (j = 0; j < nw; j++) sw = fabs(dw[j]) > sw ? fabs(dw[j]) : sw;
                 for (j = 0; j < (size_t)cs.k; j++) ec = fmax(ec, fabs((double)gn[C0->b_off + j] - dc[j]) / sw);
-                CHECK(ew < 2e-5 && eg < 2e-5 && eb < 2e-5 && ec < 2e-5,
+                /* the layers apart sum in float too: with the offset their own error is ~1e-3 */
+                const double tol = s == 4 ? 4e-3 : 2e-5;
+                CHECK(ew < tol && eg < tol && eb < tol && ec < tol,
                       "%s on %dx%d: first convolution's gradient from the pool's picks against the layers apart: "
                       "relative error weights %.3g, bias %.3g, gamma %.3g, beta %.3g", specs[k], hw[s][0], hw[s][1],
                       ew, ec, eg, eb);
-                if (s == 1 && k == 1) printf("first block's gradient from the picks vs the layers apart: weights %.3g, "
-                                             "bias %.3g, gamma %.3g, beta %.3g\n", ew, ec, eg, eb);
+                if ((s == 1 && k == 1) || (s == 4 && k == 4)) printf("first block's gradient from the picks vs the layers apart: weights %.3g, "
+                                             "bias %.3g, gamma %.3g, beta %.3g (%s)\n", ew, ec, eg, eb,
+                                             s == 4 ? "2 channels, images 300 + [0, 1)" : "the study's shape");
             }
 #ifdef CNN__GEMM_VECTOR
-            CHECK(cnn__conv_takes_bn_gen(net, 0) == (cs.k >= 16) && cnn__conv_takes_pool_gen(net, 0) == (cs.k >= 16),
-                  "%s: row-by-row gradient path %d, from the picks %d", specs[k], cnn__conv_takes_bn_gen(net, 0),
-                  cnn__conv_takes_pool_gen(net, 0));
+            {   /* the first convolution's gradient from the pool's picks where the weight gradient's
+                   tiles of 4 split K: 16 filters or more for 9 taps; 17 and 24 for 8 and 18 */
+                const int picks = C == 1 ? k > 0 : k >= 3;
+                CHECK(cnn__conv_takes_bn_gen(net, 0) == picks && cnn__conv_takes_pool_gen(net, 0) == picks,
+                      "%s: row-by-row gradient path %d, from the picks %d", specs[k], cnn__conv_takes_bn_gen(net, 0),
+                      cnn__conv_takes_pool_gen(net, 0));
+            }
 #endif
             cnn_net_set_training(net, 0, NULL);
             cnn_net_forward(net, x, N);
