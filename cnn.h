@@ -1837,16 +1837,30 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
 #undef CNN__PG_GROUPS
 #undef CNN__PG_NV
 
-/* sum of (a - ca) * (b - cb), and with b NULL of (a - ca): sums about a centre, for the first
-   block's Gram matrix (cnn__conv_backward_pool_gen) */
+/* sums of (a - ca) * (b - cb) and of (a - ca): about a centre, for the first block's Gram
+   matrix (cnn__conv_backward_pool_gen); 16 float lanes in a fixed order, as cnn__sum */
 static float cnn__sum_cprod(const float *CNN__RESTRICT a, float ca, const float *CNN__RESTRICT b, float cb, size_t n)
 {
     float s[16] = {0};
     size_t i;
     int l;
     for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += (a[i + l] - ca) * (b ? b[i + l] - cb : 1.0f);
-    for (; i < n; i++) s[0] += (a[i] - ca) * (b ? b[i] - cb : 1.0f);
+        for (l = 0; l < 16; l++) s[l] += (a[i + l] - ca) * (b[i + l] - cb);
+    for (; i < n; i++) s[0] += (a[i] - ca) * (b[i] - cb);
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
+}
+static float cnn__sum_dev(const float *CNN__RESTRICT a, float ca, size_t n)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += a[i + l] - ca;
+    for (; i < n; i++) s[0] += a[i] - ca;
     for (l = 8; l > 0; l /= 2) {
         int j;
         for (j = 0; j < l; j++) s[j] += s[j + l];
@@ -1880,7 +1894,7 @@ static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, co
         for (m = 0; m < N; m++) {
             const float *ci = col + (size_t)m * cols + (size_t)i * PQ, *cj = col + (size_t)m * cols + (size_t)jj * PQ;
             gij += (double)cnn__sum_cprod(ci, c[i], cj, c[jj], (size_t)PQ);
-            if (i == jj) si += (double)cnn__sum_cprod(ci, c[i], NULL, 0.0f, (size_t)PQ);
+            if (i == jj) si += (double)cnn__sum_dev(ci, c[i], (size_t)PQ);
         }
         G[(size_t)i * CRS + jj] = G[(size_t)jj * CRS + i] = gij;
         if (i == jj) sj[i] = si;
