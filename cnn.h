@@ -1205,7 +1205,6 @@ static float cnn__sum_prod(const float *CNN__RESTRICT a, const float *CNN__RESTR
     return s[0];
 }
 
-
 /* g = (y > 0 ? dy : 0), the gradient behind a ReLU with output y, as a select on the bits. The
    plain ?: inside the 16-lane sums below is miscompiled by GCC 12 at -O3 -march=x86-64-v3 (it
    loses lanes: tests/test_layers.c caught it); the bit select says the same and is not. */
@@ -1315,13 +1314,13 @@ static void cnn__conv_dw_tile(int n, const float *const *a, const float *const *
    batch norm's dx for channel k (cnn__bn_dx_row), written into buf just before the band that
    owns row k uses it, and summed into the bias gradient db; so the first convolution of a net
    never writes or reads its output gradient as a whole map. Only with bands that split K.
-   cnn__conv_backward_pool_gen reads the same fields, with arg. */
+   cnn__conv_backward_pool_gen reads dy, x, arg, mean, invstd and kab. */
 typedef struct cnn__bn_gen {
     const float *dy, *x;      /* the batch norm's output gradient and input, (N, K, n), or with arg
                                  the output gradient and output of a 2x2 max/min pool after it */
     const float *mean, *invstd, *kab;   /* per channel; kab: k, a and b, K floats each */
     const int32_t *arg;       /* that pool's picks, or NULL */
-    float *db;                /* the sums of the rows per channel (the bias gradient), or NULL */
+    float *db;                /* the convolution's bias gradient, or NULL */
     float *buf;               /* 4 * CNN__DW_T rows of n floats per band */
 } cnn__bn_gen;
 typedef struct cnn__dw_rows {
@@ -1724,8 +1723,8 @@ static void cnn__conv_backward_gen(const cnn_conv_shape *cs, float *col, const c
    G[i][j] = sum col_i * col_j over the batch: G and s do not depend on k, so the 26x26 map of
    dx (or of z) is never read, only the pool's 13x13 outputs. The bias gradient likewise,
    db = k * (sum g - a * M - b * sc * (w_k . s + M * (bias_k - mu))), which is zero up to rounding
-   (the batch norm removes any bias). Inputs far from zero (a mean 1000 times their spread) would
-   make R and a * s_j, and w.G and (bias_k - mu) * s_j, cancel in float: so every sum runs over the
+   (the batch norm removes any bias). Inputs far from zero (a mean hundreds of times their spread)
+   would make R and a * s_j, and w.G and (bias_k - mu) * s_j, cancel in float: so every sum runs over the
    columns less their batch means c_j, col_j - c_j, and the terms in c_j are added back:
      dw[k][j] = k * (R' - a * s'_j + c_j * (sum g - a * M) - b * sc * (w_k.G' + e_k * s'_j + c_j * T_k))
    with e_k = w_k . c + bias_k - mu and T_k = sum (z - mu) = w_k . s' + M * e_k (both about 0).
