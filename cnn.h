@@ -1624,6 +1624,23 @@ static void cnn__col2im(const cnn_conv_shape *cs, const float *col, float *dx)
             }
 }
 
+/* one sample: its im2col columns into coln (unless they are there already), y_n = w * coln + b
+   with w packed (cnn__gemm_pack) */
+static void cnn__conv_im2col_sample(const cnn_conv_shape *cs, const float *xn, const float *pw, const float *b,
+                                    float *coln, float *yn, int make_col)
+{
+    const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q;
+    int k, j;
+    if (make_col) cnn__im2col(cs, xn, coln);
+    cnn__gemm_prepacked(0, K, PQ, CRS, pw, coln, PQ, yn, PQ, 1);
+    if (b)
+        for (k = 0; k < K; k++) {
+            float *CNN__RESTRICT yk = yn + (size_t)k * PQ;
+            const float bk = b[k];
+            for (j = 0; j < PQ; j++) yk[j] += bk;
+        }
+}
+
 CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *b, float *y, float *col)
 {
@@ -1639,18 +1656,8 @@ CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, c
 #endif
     cnn__gemm_pack(0, K, CRS, w, CRS, pw);
     CNN__OMP_FOR(cs->n > 1 && (double)cs->n * ys * CRS > CNN__OMP_MIN_WORK)
-    for (n = 0; n < cs->n; n++) {
-        float *yn = y + (size_t)n * ys, *coln = col + (size_t)n * cols;
-        int k, j;
-        cnn__im2col(cs, x + (size_t)n * xs, coln);
-        cnn__gemm_prepacked(0, K, PQ, CRS, pw, coln, PQ, yn, PQ, 1);
-        if (b)
-            for (k = 0; k < K; k++) {
-                float *CNN__RESTRICT yk = yn + (size_t)k * PQ;
-                const float bk = b[k];
-                for (j = 0; j < PQ; j++) yk[j] += bk;
-            }
-    }
+    for (n = 0; n < cs->n; n++)
+        cnn__conv_im2col_sample(cs, x + (size_t)n * xs, pw, b, col + (size_t)n * cols, y + (size_t)n * ys, 1);
 }
 
 CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, const float *w,
@@ -2221,26 +2228,37 @@ static void cnn__bn_relu_row(const cnn__bn_relu *f, const float *CNN__RESTRICT x
         }
 }
 
-static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
-                                  float *y, float *xhat, float *invstd, float *mean_out, float *run_mean,
-                                  float *run_var, float momentum, float eps, int relu)
+/* one plane's mean and sum of squared deviations from it: in float lanes (vectorised), the
+   deviations from the float mean fpm, minus hw*(pm - fpm)^2, which makes them about pm */
+static void cnn__bn_plane_stats(const float *xp, size_t hw, double *st)
+{
+    const double pm = (double)cnn__sum(xp, hw) / (double)hw;
+    const float fpm = (float)pm;
+    st[0] = pm;
+    st[1] = (double)cnn__sum_sqdev(xp, hw, fpm) - (double)hw * (pm - fpm) * (pm - fpm);
+}
+
+/* pst, when x is NULL: the planes' statistics taken beforehand (cnn__bn_plane_stats, (n, c, 2)) */
+static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const double *pst, const float *gamma,
+                                  const float *beta, float *y, float *xhat, float *invstd, float *mean_out,
+                                  float *run_mean, float *run_var, float momentum, float eps, int relu)
 {
     const double M = (double)n * (double)hw;
     int ch;
-    CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
+    CNN__OMP_FOR(c > 1 && (x ? M * c : (double)n * c) > CNN__OMP_MIN_WORK)
     for (ch = 0; ch < c; ch++) {
         double mean = 0.0, m2 = 0.0, var;
         float is, fm, g, bt;
         cnn__bn_relu f;
         int m;
         size_t i;
-        for (m = 0; m < n; m++) {   /* planes in float lanes (vectorised), merged in double */
-            const float *xp = x + ((size_t)m * c + ch) * hw;
-            const double pm = (double)cnn__sum(xp, hw) / (double)hw, na = (double)m * (double)hw;
-            const float fpm = (float)pm;
-            /* deviations from the float mean fpm; minus hw*(pm - fpm)^2 makes them about pm */
-            const double pm2 = (double)cnn__sum_sqdev(xp, hw, fpm) - (double)hw * (pm - fpm) * (pm - fpm);
-            const double d = pm - mean, tot = na + (double)hw;
+        for (m = 0; m < n; m++) {   /* the planes' statistics, merged in order in double */
+            double own[2], pm, pm2, na, d, tot;
+            const double *st = own;
+            if (x) cnn__bn_plane_stats(x + ((size_t)m * c + ch) * hw, hw, own);
+            else st = pst + ((size_t)m * c + ch) * 2;
+            pm = st[0]; pm2 = st[1]; na = (double)m * (double)hw;
+            d = pm - mean; tot = na + (double)hw;
             mean += d * (double)hw / tot;
             m2 += pm2 + d * d * na * (double)hw / tot;
         }
@@ -2282,7 +2300,7 @@ CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const
                                   const float *beta, float *y, float *xhat, float *invstd,
                                   float *run_mean, float *run_var, float momentum, float eps)
 {
-    cnn__bn_forward_train(n, c, hw, x, gamma, beta, y, xhat, invstd, NULL, run_mean, run_var, momentum, eps, 0);
+    cnn__bn_forward_train(n, c, hw, x, NULL, gamma, beta, y, xhat, invstd, NULL, run_mean, run_var, momentum, eps, 0);
 }
 
 static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
@@ -2798,6 +2816,7 @@ struct cnn_net {
     int last_n;
     float *dlogits, *probs;       /* (cap, classes) */
     int *labels;                  /* (cap) */
+    float *stream;                /* the first block's slot maps and plane statistics, or NULL */
 };
 
 CNN_API void cnn_net_desc_init(cnn_net_desc *d, int in_c, int in_h, int in_w, int classes)
@@ -2839,8 +2858,8 @@ static void cnn__net_release_buffers(cnn_net *net)
         L->out = L->dout = L->cache = NULL;
         L->arg = NULL;
     }
-    CNN_FREE(net->dlogits); CNN_FREE(net->probs); CNN_FREE(net->labels);
-    net->dlogits = net->probs = NULL;
+    CNN_FREE(net->dlogits); CNN_FREE(net->probs); CNN_FREE(net->labels); CNN_FREE(net->stream);
+    net->dlogits = net->probs = net->stream = NULL;
     net->labels = NULL;
     net->cap = 0;
 }
@@ -3122,6 +3141,25 @@ static int cnn__conv_takes_pool_gen(const cnn_net *net, int i)
     return cnn__conv_takes_bn_gen(net, i) && cnn__relu_fused_after(net, 1);
 }
 
+/* the slots of the streamed first block (cnn__block0_forward), and the size of the convolution's
+   maps for a whole batch from which training streams too: below it they stay in cache well
+   enough that the second GEMM costs more than it saves (tools/bench, base model: batch 32, 5.5 MB,
+   training 5-9% slower streamed; batch 128, 22 MB, 13-18% faster) */
+#define CNN__STREAM_SLOTS 16
+#ifndef CNN_STREAM_MIN_BYTES
+#define CNN_STREAM_MIN_BYTES (8u << 20)
+#endif
+static size_t cnn__stream_stats_at(const cnn_net *net, int n)   /* floats: the slots' maps, rounded to even */
+{
+    const int slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
+    return ((size_t)slots * net->layers[0].out_size + 1) / 2 * 2;
+}
+
+static size_t cnn__stream_floats(const cnn_net *net, int n)
+{
+    return cnn__stream_stats_at(net, n) + (size_t)n * net->layers[0].out_c * 4;   /* 4 floats: 2 doubles */
+}
+
 CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
 {
     int i;
@@ -3139,8 +3177,10 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         /* the first block's picks (see cnn__conv_backward_pool_gen): no gradient map behind its pool,
            which keeps instead its batch norm's input at each pick */
         const int pool_gen = (i == 2 || i == 3) && cnn__conv_takes_pool_gen(net, 0);
+        const int streamed = i == 0 && cnn__conv_takes_pool_gen(net, 0) &&   /* its map: in net->stream */
+                             (double)L->out_size * n * sizeof(float) >= (double)CNN_STREAM_MIN_BYTES;
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
-        if (!fused_bn && !fused_relu && !(L->out = (float *)cnn__alloc_floats(outn))) goto nomem;
+        if (!fused_bn && !fused_relu && !streamed && !(L->out = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(pool_gen && i == 2) &&
             !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
@@ -3170,6 +3210,8 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     net->probs = (float *)cnn__alloc_floats((size_t)n * net->desc.classes);
     net->labels = (int *)CNN_MALLOC((size_t)n * sizeof(int));
     if (!net->dlogits || !net->probs || !net->labels) goto nomem;
+    if (cnn__conv_takes_pool_gen(net, 0) && !(net->stream = (float *)cnn__alloc_floats(cnn__stream_floats(net, n))))
+        goto nomem;
     net->cap = n;
     cnn__ok(err);
     return CNN_OK;
@@ -3195,46 +3237,120 @@ CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
    apart. Rows longer than half the buffer go in column chunks. xsel, when not NULL, receives
    the batch norm's input x at each pick (cnn__conv_backward_pool_gen's xhat). */
 #define CNN__POOL2_BUF 2048   /* floats */
+/* the batch norm's parameters for channel ch, as its forward left them: the batch's statistics in
+   training, else the running ones */
+static cnn__bn_relu cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B, int ch)
+{
+    const float *p = net->params, *mean = net->state + B->st_off;
+    cnn__bn_relu f;
+    if (net->training) {
+        f.mean = B->invstd[B->out_c + ch]; f.invstd = B->invstd[ch];
+        f.gamma = p[B->w_off + ch]; f.beta = p[B->b_off + ch]; f.train = 1;
+    } else {
+        f = cnn__bn_relu_infer(p + B->w_off, p + B->b_off, mean, mean + B->out_c, net->desc.bn_eps, ch);
+    }
+    return f;
+}
+
+/* plane pl (sample pl / C, channel pl % C) of the pool's output, from xp, that plane of the batch
+   norm's input */
+static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *xp, int pl,
+                                const cnn__bn_relu *f, float *y, int32_t *arg, float *xsel)
+{
+    const int W = ps->w, Q = ps->q, P = ps->p;
+    const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
+    float buf[CNN__POOL2_BUF];
+    int r, k, c0;
+    for (r = 0; rows && r < P; r += rows) {
+        const int nr = P - r < rows ? P - r : rows;
+        cnn__bn_relu_row(f, xp + (size_t)2 * r * W, (size_t)2 * nr * W, buf);
+        for (k = 0; k < nr; k++) {
+            const size_t o = ((size_t)pl * P + r + k) * Q;
+            const float *z0 = xp + (size_t)2 * (r + k) * W;
+            cnn__pool2_row(t, buf + 2 * k * W, buf + (2 * k + 1) * W, W, Q, y + o, arg ? arg + o : NULL,
+                           2 * (r + k) * W, z0, z0 + W, xsel ? xsel + o : NULL);
+        }
+    }
+    for (r = 0; !rows && r < P; r++)
+        for (c0 = 0; c0 < 2 * Q; c0 += CNN__POOL2_BUF / 2) {
+            const int cw = 2 * Q - c0 < CNN__POOL2_BUF / 2 ? 2 * Q - c0 : CNN__POOL2_BUF / 2;
+            const size_t o = ((size_t)pl * P + r) * Q + (size_t)c0 / 2;
+            cnn__bn_relu_row(f, xp + (size_t)2 * r * W + c0, (size_t)cw, buf);
+            cnn__bn_relu_row(f, xp + (size_t)(2 * r + 1) * W + c0, (size_t)cw, buf + CNN__POOL2_BUF / 2);
+            cnn__pool2_row(t, buf, buf + CNN__POOL2_BUF / 2, W, cw / 2, y + o, arg ? arg + o : NULL,
+                           2 * r * W + c0, xp + (size_t)2 * r * W + c0, xp + (size_t)(2 * r + 1) * W + c0,
+                           xsel ? xsel + o : NULL);
+        }
+}
+
 static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, const cnn_net *net,
                                   const cnn__layer *B, float *y, int32_t *arg, float *xsel)
 {
-    const int planes = ps->n * ps->c, W = ps->w, Q = ps->q, P = ps->p;
-    const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
+    const int planes = ps->n * ps->c;
     int pl;
     CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
     for (pl = 0; pl < planes; pl++) {
-        const int ch = pl % ps->c;
-        const float *xp = x + (size_t)pl * ps->h * W;
-        const float *p = net->params, *mean = net->state + B->st_off;
-        float buf[CNN__POOL2_BUF];
-        cnn__bn_relu f;
-        int r, k, c0;
-        if (net->training) {   /* the batch's statistics, as cnn__bn_forward_train left them */
-            f.mean = B->invstd[B->out_c + ch]; f.invstd = B->invstd[ch];
-            f.gamma = p[B->w_off + ch]; f.beta = p[B->b_off + ch]; f.train = 1;
-        } else {
-            f = cnn__bn_relu_infer(p + B->w_off, p + B->b_off, mean, mean + B->out_c, net->desc.bn_eps, ch);
-        }
-        for (r = 0; rows && r < P; r += rows) {
-            const int nr = P - r < rows ? P - r : rows;
-            cnn__bn_relu_row(&f, xp + (size_t)2 * r * W, (size_t)2 * nr * W, buf);
-            for (k = 0; k < nr; k++) {
-                const size_t o = ((size_t)pl * P + r + k) * Q;
-                const float *z0 = xp + (size_t)2 * (r + k) * W;
-                cnn__pool2_row(t, buf + 2 * k * W, buf + (2 * k + 1) * W, W, Q, y + o, arg ? arg + o : NULL,
-                               2 * (r + k) * W, z0, z0 + W, xsel ? xsel + o : NULL);
+        const cnn__bn_relu f = cnn__pool2_bn_params(net, B, pl % ps->c);
+        cnn__pool2_plane_bn(ps, t, x + (size_t)pl * ps->h * ps->w, pl, &f, y, arg, xsel);
+    }
+}
+
+/* >>first block, streamed
+   "conv, batch norm, ReLU, 2x2 max/min pool" as the net's first four layers, when the pool's picks
+   make the first convolution's gradient (cnn__conv_takes_pool_gen): then nothing reads the
+   convolution's output map after the forward pass, so it is never written whole. Each sample's
+   map (26x26x64 floats, 173 KB in the study) is made in one of a few slot buffers that stay in
+   the core's L2 cache: in inference once, for "batch norm, ReLU, pool" with the running
+   statistics; in training, where the batch's maps reach CNN_STREAM_MIN_BYTES (the net then does
+   not allocate them), once for the batch norm's plane statistics and once more (the GEMM again,
+   from the kept im2col columns) for "batch norm, ReLU, pool" with the batch's statistics. Every
+   value is computed by the same calls as the layers run one by one, so the bits are theirs; the
+   saving is the map's trip through memory (written once and read twice). */
+static void cnn__block0_forward(cnn_net *net, const float *x, int n)
+{
+    const cnn__layer *L = &net->layers[0], *B = &net->layers[1];
+    cnn__layer *P = &net->layers[3];
+    const float *p = net->params, *w = p + L->w_off, *b = p + L->b_off;
+    cnn_conv_shape cs = L->conv;
+    cnn_pool_shape ps = P->pool;
+    const int K = L->out_c, CRS = cs.c * cs.r * cs.s, slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
+    const size_t cols = (size_t)CRS * cs.p * cs.q, xs = L->in_size, map = L->out_size;
+    const size_t hw = (size_t)cs.p * cs.q;
+    double *pst = (double *)(void *)(net->stream + cnn__stream_stats_at(net, n));
+    float *pw;
+    int sl;
+    cs.n = n; ps.n = n;
+    pw = L->cache + (size_t)n * cols;   /* where cnn_conv_forward_im2col packs w */
+    cnn__gemm_pack(0, K, CRS, w, CRS, pw);
+    if (net->training) {
+        float *mean = net->state + B->st_off;
+        CNN__OMP_FOR(slots > 1)
+        for (sl = 0; sl < slots; sl++) {
+            float *yb = net->stream + (size_t)sl * map;
+            int m, ch;
+            for (m = sl; m < n; m += slots) {
+                cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb, 1);
+                for (ch = 0; ch < K; ch++)
+                    cnn__bn_plane_stats(yb + (size_t)ch * hw, hw, pst + ((size_t)m * K + ch) * 2);
             }
         }
-        for (r = 0; !rows && r < P; r++)
-            for (c0 = 0; c0 < 2 * Q; c0 += CNN__POOL2_BUF / 2) {
-                const int cw = 2 * Q - c0 < CNN__POOL2_BUF / 2 ? 2 * Q - c0 : CNN__POOL2_BUF / 2;
-                const size_t o = ((size_t)pl * P + r) * Q + (size_t)c0 / 2;
-                cnn__bn_relu_row(&f, xp + (size_t)2 * r * W + c0, (size_t)cw, buf);
-                cnn__bn_relu_row(&f, xp + (size_t)(2 * r + 1) * W + c0, (size_t)cw, buf + CNN__POOL2_BUF / 2);
-                cnn__pool2_row(t, buf, buf + CNN__POOL2_BUF / 2, W, cw / 2, y + o, arg ? arg + o : NULL,
-                               2 * r * W + c0, xp + (size_t)2 * r * W + c0, xp + (size_t)(2 * r + 1) * W + c0,
-                               xsel ? xsel + o : NULL);
+        cnn__bn_forward_train(n, K, hw, NULL, pst, p + B->w_off, p + B->b_off, NULL, NULL, B->invstd,
+                              B->invstd + K, mean, mean + K, net->desc.bn_momentum, net->desc.bn_eps, 1);
+    }
+    CNN__OMP_FOR(slots > 1)
+    for (sl = 0; sl < slots; sl++) {
+        float *yb = net->stream + (size_t)sl * map;
+        int m, ch;
+        for (m = sl; m < n; m += slots) {
+            /* training: the same GEMM again from the kept columns */
+            cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb,
+                                    !net->training);
+            for (ch = 0; ch < K; ch++) {
+                const cnn__bn_relu f = cnn__pool2_bn_params(net, B, ch);
+                cnn__pool2_plane_bn(&ps, P->pool_type, yb + (size_t)ch * hw, m * K + ch, &f, P->out,
+                                    net->training ? P->arg : NULL, net->training ? P->cache : NULL);
             }
+        }
     }
 }
 #undef CNN__POOL2_BUF
@@ -3250,6 +3366,13 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         cnn__layer *L = &net->layers[i];
         const size_t count = (size_t)n * L->out_size;
         L->in = in;
+        if (i == 0 && net->stream && (!net->training || !L->out)) {   /* the first four layers at once */
+            cnn__block0_forward(net, x, n);
+            net->layers[1].in = net->layers[2].in = net->layers[3].in = NULL;
+            in = net->layers[3].out;
+            i = 3;
+            continue;
+        }
         switch (L->kind) {
         case CNN_LAYER_CONV: {
             cnn_conv_shape cs = L->conv;
@@ -3264,7 +3387,7 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
             const int relu = cnn__relu_fused_after(net, i), pooled = relu && cnn__pool_applies_relu(net, i + 2);
             float *out = pooled ? NULL : relu ? net->layers[i + 1].out : L->out;   /* NULL: the pool applies it */
             if (net->training)
-                cnn__bn_forward_train(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, out, NULL, L->invstd,
+                cnn__bn_forward_train(n, L->out_c, hw, in, NULL, p + L->w_off, p + L->b_off, out, NULL, L->invstd,
                                       L->invstd + L->out_c, mean, var, net->desc.bn_momentum, net->desc.bn_eps, relu);
             else if (out)
                 cnn__bn_forward_infer(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, mean, var, net->desc.bn_eps,

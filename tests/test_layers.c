@@ -3,6 +3,7 @@
    Glorot limits, the random number generator, the net's fused layers against the public ones.
    cc -std=c99 -O2 tests/test_layers.c -lm */
 #define CNN_IMPLEMENTATION
+#define CNN_STREAM_MIN_BYTES (64u << 10)   /* small nets stream their first block in training too */
 #include "../cnn.h"
 #include "check.h"
 #include <stdlib.h>
@@ -336,13 +337,14 @@ static void test_net_bn_relu_pool(void)
     static const char *specs[] = {"(3, (3,3), (1,1), 'relu', 0, 2, 'max')", "(16, (3,3), (1,1), 'relu', 0.2, 2, 'min')",
                                   "(18, (3,3), (1,1), 'relu', 0, 2, 'max')", "(17, (2,2), (1,1), 'relu', 0, 2, 'max')",
                                   "(24, (3,3), (1,1), 'relu', 0, 2, 'max')"};
-    int s, k, i, b;
+    int s, k, i, b, streamed = 0, streamed_inf = 0;
     for (s = 0; s < 5; s++)
         for (k = 0; k < 5; k++) {
-            /* the last map: 10 samples (more than the 8 groups of cnn__conv_pool_gen_sums), 2
-               channels (18 taps for 3x3: more than a vector of 16) and images of 300 + [0, 1), where
-               sums not taken about the columns' means cancel (errors of 2-5%, against 1e-3 here) */
-            const int N = s == 4 ? 10 : 2, C = s == 4 ? 2 : 1;
+            /* the last map: 20 samples (more than the 8 groups of cnn__conv_pool_gen_sums and the 16
+               slots of cnn__block0_forward), 2 channels (18 taps for 3x3: more than a vector of 16)
+               and images of 300 + [0, 1), where sums not taken about the columns' means cancel
+               (errors of 2-5%, against 1e-3 here) */
+            const int N = s == 4 ? 20 : 2, C = s == 4 ? 2 : 1;
             const float off = s == 4 ? 300.0f : 0.0f;
             cnn_net_desc d;
             cnn_net *net = NULL;
@@ -352,6 +354,8 @@ static void test_net_bn_relu_pool(void)
             cnn_conv_shape cs;
             cnn_pool_shape ps;
             float *x, *ybn, *yr, *yp, *prm, *st, *xh, *is, *dl, *dpool, *drelu, *dxr, *dg, *db, *col, *dw, *dc;
+            float *cmap, *ccol;
+            const float *bin;
             int32_t *a;
             size_t cnt, ny, hw2, nw, j, bad = 0, bad_arg = 0, bad_inf = 0, bad_g = 0;
             cnn_net_desc_init(&d, C, hw[s][0], hw[s][1], 3);
@@ -384,10 +388,17 @@ static void test_net_bn_relu_pool(void)
             dl = rnd((size_t)N * 3, -1, 1); dpool = zeros(cnt); drelu = zeros(cnt); dxr = zeros(cnt);
             dg = zeros((size_t)B->out_c); db = zeros((size_t)B->out_c); dw = zeros(nw); dc = zeros((size_t)cs.k);
             col = zeros(cnn_conv_col_floats(&cs));
+            cmap = zeros(cnt); ccol = zeros(cnn_conv_col_floats(&cs));
             a = (int32_t *)calloc(ny, sizeof *a);
             cnn_net_set_training(net, 1, &r);
             cnn_net_forward(net, x, N);
-            cnn_bn_forward_train(N, B->out_c, hw2, B->in, prm + B->w_off, prm + B->b_off, ybn, xh, is, NULL, NULL,
+            /* the convolution apart, for a net that streamed its first block and kept no map */
+            cnn_conv_forward_im2col(&cs, x, prm + C0->w_off, prm + C0->b_off, cmap, ccol);
+            bin = B->in ? B->in : cmap;
+            if (!B->in) streamed++;
+            CHECK(B->in || (b == 1 && cnn__conv_takes_pool_gen(net, 0)), "%s: layer %d's input not kept", specs[k],
+                  b + 1);
+            cnn_bn_forward_train(N, B->out_c, hw2, bin, prm + B->w_off, prm + B->b_off, ybn, xh, is, NULL, NULL,
                                  0.9f, net->desc.bn_eps);
             cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
             cnn_pool_forward(&ps, P->pool_type, yr, yp, a);
@@ -444,7 +455,11 @@ static void test_net_bn_relu_pool(void)
             cnn_net_set_training(net, 0, NULL);
             cnn_net_forward(net, x, N);
             st = net->state + B->st_off;
-            cnn_bn_forward_infer(N, B->out_c, hw2, B->in, prm + B->w_off, prm + B->b_off, st, st + B->out_c,
+            bin = B->in ? B->in : cmap;
+            if (!B->in) streamed_inf++;
+            CHECK(B->in || (b == 1 && cnn__conv_takes_pool_gen(net, 0)), "%s, inference: layer %d's input not kept",
+                  specs[k], b + 1);
+            cnn_bn_forward_infer(N, B->out_c, hw2, bin, prm + B->w_off, prm + B->b_off, st, st + B->out_c,
                                  net->desc.bn_eps, ybn);
             cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
             cnn_pool_forward(&ps, P->pool_type, yr, yp, NULL);
@@ -453,9 +468,14 @@ static void test_net_bn_relu_pool(void)
             CHECK(!bad_inf, "%s on %dx%d, inference: pooled output %zu is %.9g, the layers apart give %.9g", specs[k],
                   hw[s][0], hw[s][1], bad_inf - 1, bad_inf ? P->out[bad_inf - 1] : 0.0, bad_inf ? yp[bad_inf - 1] : 0.0);
             free(x); free(ybn); free(yr); free(yp); free(a); free(xh); free(is); free(dl); free(dpool); free(drelu);
-            free(dxr); free(dg); free(db); free(dw); free(dc); free(col);
+            free(dxr); free(dg); free(db); free(dw); free(dc); free(col); free(cmap); free(ccol);
             cnn_net_free(net);
         }
+#ifdef CNN__GEMM_VECTOR
+    /* CNN_STREAM_MIN_BYTES is 64 KiB in this file: the larger maps stream in training too */
+    CHECK(streamed >= 3 && streamed_inf > streamed, "the first block streamed in %d cases in training and %d in "
+          "inference, want at least 3 and more", streamed, streamed_inf);
+#endif
 }
 
 /* the net runs "batch norm, ReLU" as one layer, without keeping xhat (backward recomputes it
@@ -474,10 +494,10 @@ static void test_bn_relu_fused(void)
     for (i = 0; i < cnt; i += 7) x[i] = 0.0f;   /* some exact zeros and ties */
     cnn_bn_forward_train(N, C, HW, x, gamma, beta, bn, xh1, is1, rm1, rv1, 0.9f, 1e-3f);
     cnn_act_forward(CNN_ACT_RELU, cnt, bn, y1);
-    cnn__bn_forward_train(N, C, HW, x, gamma, beta, y2, xh2, is2, NULL, rm2, rv2, 0.9f, 1e-3f, 1);
+    cnn__bn_forward_train(N, C, HW, x, NULL, gamma, beta, y2, xh2, is2, NULL, rm2, rv2, 0.9f, 1e-3f, 1);
     CHECK(!memcmp(y1, y2, cnt * sizeof(float)) && !memcmp(xh1, xh2, cnt * sizeof(float)) &&
           !memcmp(rm1, rm2, sizeof rm1) && !memcmp(rv1, rv2, sizeof rv1), "fused bn+relu forward differs");
-    cnn__bn_forward_train(N, C, HW, x, gamma, beta, y3, NULL, is3, mu, rm3, rv3, 0.9f, 1e-3f, 1);
+    cnn__bn_forward_train(N, C, HW, x, NULL, gamma, beta, y3, NULL, is3, mu, rm3, rv3, 0.9f, 1e-3f, 1);
     CHECK(!memcmp(y1, y3, cnt * sizeof(float)) && !memcmp(is1, is3, sizeof is1) && !memcmp(rm1, rm3, sizeof rm1),
           "fused bn+relu forward without xhat differs");
     cnn_act_backward(CNN_ACT_RELU, cnt, y1, dy, dbn);
