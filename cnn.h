@@ -2816,7 +2816,8 @@ struct cnn_net {
     int last_n;
     float *dlogits, *probs;       /* (cap, classes) */
     int *labels;                  /* (cap) */
-    float *stream;                /* the first block's slot maps and plane statistics, or NULL */
+    float *stream;                /* the first block's slot maps (cnn__block0_forward), or NULL */
+    double *stream_st;            /* and its planes' statistics, (cap, C, 2) */
 };
 
 CNN_API void cnn_net_desc_init(cnn_net_desc *d, int in_c, int in_h, int in_w, int classes)
@@ -2859,7 +2860,9 @@ static void cnn__net_release_buffers(cnn_net *net)
         L->arg = NULL;
     }
     CNN_FREE(net->dlogits); CNN_FREE(net->probs); CNN_FREE(net->labels); CNN_FREE(net->stream);
+    CNN_FREE(net->stream_st);
     net->dlogits = net->probs = net->stream = NULL;
+    net->stream_st = NULL;
     net->labels = NULL;
     net->cap = 0;
 }
@@ -3141,24 +3144,8 @@ static int cnn__conv_takes_pool_gen(const cnn_net *net, int i)
     return cnn__conv_takes_bn_gen(net, i) && cnn__relu_fused_after(net, 1);
 }
 
-/* the slots of the streamed first block (cnn__block0_forward), and the size of the convolution's
-   maps for a whole batch from which training streams too: below it they stay in cache well
-   enough that the second GEMM costs more than it saves (tools/bench, base model: batch 32, 5.5 MB,
-   training 5-9% slower streamed; batch 128, 22 MB, 13-18% faster) */
+/* slot buffers of the streamed first block (cnn__block0_forward) */
 #define CNN__STREAM_SLOTS 16
-#ifndef CNN_STREAM_MIN_BYTES
-#define CNN_STREAM_MIN_BYTES (8u << 20)
-#endif
-static size_t cnn__stream_stats_at(const cnn_net *net, int n)   /* floats: the slots' maps, rounded to even */
-{
-    const int slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
-    return ((size_t)slots * net->layers[0].out_size + 1) / 2 * 2;
-}
-
-static size_t cnn__stream_floats(const cnn_net *net, int n)
-{
-    return cnn__stream_stats_at(net, n) + (size_t)n * net->layers[0].out_c * 4;   /* 4 floats: 2 doubles */
-}
 
 CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
 {
@@ -3177,8 +3164,7 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         /* the first block's picks (see cnn__conv_backward_pool_gen): no gradient map behind its pool,
            which keeps instead its batch norm's input at each pick */
         const int pool_gen = (i == 2 || i == 3) && cnn__conv_takes_pool_gen(net, 0);
-        const int streamed = i == 0 && cnn__conv_takes_pool_gen(net, 0) &&   /* its map: in net->stream */
-                             (double)L->out_size * n * sizeof(float) >= (double)CNN_STREAM_MIN_BYTES;
+        const int streamed = i == 0 && cnn__conv_takes_pool_gen(net, 0);   /* its map: slots in net->stream */
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
         if (!fused_bn && !fused_relu && !streamed && !(L->out = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(pool_gen && i == 2) &&
@@ -3210,8 +3196,12 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     net->probs = (float *)cnn__alloc_floats((size_t)n * net->desc.classes);
     net->labels = (int *)CNN_MALLOC((size_t)n * sizeof(int));
     if (!net->dlogits || !net->probs || !net->labels) goto nomem;
-    if (cnn__conv_takes_pool_gen(net, 0) && !(net->stream = (float *)cnn__alloc_floats(cnn__stream_floats(net, n))))
-        goto nomem;
+    if (cnn__conv_takes_pool_gen(net, 0)) {
+        const int slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
+        net->stream = (float *)cnn__alloc_floats((size_t)slots * net->layers[0].out_size);
+        net->stream_st = (double *)CNN_MALLOC((size_t)n * net->layers[0].out_c * 2 * sizeof(double));
+        if (!net->stream || !net->stream_st) goto nomem;
+    }
     net->cap = n;
     cnn__ok(err);
     return CNN_OK;
@@ -3299,13 +3289,20 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
    "conv, batch norm, ReLU, 2x2 max/min pool" as the net's first four layers, when the pool's picks
    make the first convolution's gradient (cnn__conv_takes_pool_gen): then nothing reads the
    convolution's output map after the forward pass, so it is never written whole. Each sample's
-   map (26x26x64 floats, 173 KB in the study) is made in one of a few slot buffers that stay in
-   the core's L2 cache: in inference once, for "batch norm, ReLU, pool" with the running
-   statistics; in training, where the batch's maps reach CNN_STREAM_MIN_BYTES (the net then does
-   not allocate them), once for the batch norm's plane statistics and once more (the GEMM again,
-   from the kept im2col columns) for "batch norm, ReLU, pool" with the batch's statistics. Every
-   value is computed by the same calls as the layers run one by one, so the bits are theirs; the
-   saving is the map's trip through memory (written once and read twice). */
+   map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one of 16, which each
+   thread reuses from sample to sample, so the one in use stays in the core's L2 cache: in
+   inference once, for "batch norm, ReLU, pool" with the running statistics; in training once for
+   the batch norm's plane statistics and once more (the GEMM again, from the kept im2col columns)
+   for "batch norm, ReLU, pool" with the batch's statistics. Every value is computed by the same
+   calls as the layers run one by one, so the bits are theirs and do not depend on which slot or
+   thread computed them; the saving is the map's trip through memory (written once, read twice)
+   and its allocation. Slot sl takes a contiguous run of samples, so that the threads' shares of
+   the slots are shares of the batch. */
+static int cnn__slot_start(int sl, int n, int slots)   /* the first sample of slot sl */
+{
+    return (int)((size_t)sl * (size_t)n / (size_t)slots);
+}
+
 static void cnn__block0_forward(cnn_net *net, const float *x, int n)
 {
     const cnn__layer *L = &net->layers[0], *B = &net->layers[1];
@@ -3316,7 +3313,7 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
     const int K = L->out_c, CRS = cs.c * cs.r * cs.s, slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
     const size_t cols = (size_t)CRS * cs.p * cs.q, xs = L->in_size, map = L->out_size;
     const size_t hw = (size_t)cs.p * cs.q;
-    double *pst = (double *)(void *)(net->stream + cnn__stream_stats_at(net, n));
+    double *pst = net->stream_st;
     float *pw;
     int sl;
     cs.n = n; ps.n = n;
@@ -3328,7 +3325,7 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
         for (sl = 0; sl < slots; sl++) {
             float *yb = net->stream + (size_t)sl * map;
             int m, ch;
-            for (m = sl; m < n; m += slots) {
+            for (m = cnn__slot_start(sl, n, slots); m < cnn__slot_start(sl + 1, n, slots); m++) {
                 cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb, 1);
                 for (ch = 0; ch < K; ch++)
                     cnn__bn_plane_stats(yb + (size_t)ch * hw, hw, pst + ((size_t)m * K + ch) * 2);
@@ -3341,7 +3338,7 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
     for (sl = 0; sl < slots; sl++) {
         float *yb = net->stream + (size_t)sl * map;
         int m, ch;
-        for (m = sl; m < n; m += slots) {
+        for (m = cnn__slot_start(sl, n, slots); m < cnn__slot_start(sl + 1, n, slots); m++) {
             /* training: the same GEMM again from the kept columns */
             cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb,
                                     !net->training);
@@ -3366,7 +3363,7 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         cnn__layer *L = &net->layers[i];
         const size_t count = (size_t)n * L->out_size;
         L->in = in;
-        if (i == 0 && net->stream && (!net->training || !L->out)) {   /* the first four layers at once */
+        if (i == 0 && net->stream) {   /* the first four layers at once; their inputs are not kept */
             cnn__block0_forward(net, x, n);
             net->layers[1].in = net->layers[2].in = net->layers[3].in = NULL;
             in = net->layers[3].out;
@@ -3600,13 +3597,29 @@ static void cnn__locate_nonfinite(const cnn_net *net, int n, char *buf, size_t c
 {
     int i;
     char text[64];
+    if (net->stream && net->training) {   /* a streamed first block keeps no map, but in training
+                                              its planes' statistics show a non-finite value */
+        const size_t ns = (size_t)n * net->layers[0].out_c * 2;
+        size_t j;
+        for (j = 0; j < ns && cnn__finite(net->stream_st[j]); j++) {}
+        if (j < ns) {
+            cnn__layer_text(&net->layers[0], text, sizeof text);
+            snprintf(buf, cap, "first in the output of layer 1 (%s, block 1)", text);
+            return;
+        }
+    }
     for (i = 0; i < net->nlayers; i++) {
         const cnn__layer *L = &net->layers[i];
         if (L->out && !cnn__all_finite(L->out, (size_t)n * L->out_size)) {   /* NULL: fused, not kept */
             char blk[24] = "";
             cnn__layer_text(L, text, sizeof text);
             if (L->block >= 0) snprintf(blk, sizeof blk, ", block %d", L->block + 1);
-            snprintf(buf, cap, "first in the output of layer %d (%s%s)", i + 1, text, blk);
+            if (i == 3 && net->stream) {   /* the streamed first block keeps no map before its pool's */
+                cnn__layer_text(&net->layers[0], text, sizeof text);
+                snprintf(buf, cap, "first in the output of layers 1-4 (%s to pool, one pass)", text);
+            } else {
+                snprintf(buf, cap, "first in the output of layer %d (%s%s)", i + 1, text, blk);
+            }
             return;
         }
     }

@@ -3,7 +3,6 @@
    Glorot limits, the random number generator, the net's fused layers against the public ones.
    cc -std=c99 -O2 tests/test_layers.c -lm */
 #define CNN_IMPLEMENTATION
-#define CNN_STREAM_MIN_BYTES (64u << 10)   /* small nets stream their first block in training too */
 #include "../cnn.h"
 #include "check.h"
 #include <stdlib.h>
@@ -472,9 +471,8 @@ static void test_net_bn_relu_pool(void)
             cnn_net_free(net);
         }
 #ifdef CNN__GEMM_VECTOR
-    /* CNN_STREAM_MIN_BYTES is 64 KiB in this file: the larger maps stream in training too */
-    CHECK(streamed >= 3 && streamed_inf > streamed, "the first block streamed in %d cases in training and %d in "
-          "inference, want at least 3 and more", streamed, streamed_inf);
+    CHECK(streamed >= 5 && streamed_inf == streamed, "the first block streamed in %d cases in training and %d in "
+          "inference, want at least 5 and the same", streamed, streamed_inf);
 #endif
 }
 
