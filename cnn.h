@@ -3289,9 +3289,9 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
    "conv, batch norm, ReLU, 2x2 max/min pool" as the net's first four layers, when the pool's picks
    make the first convolution's gradient (cnn__conv_takes_pool_gen): then nothing reads the
    convolution's output map after the forward pass, so it is never written whole. Each sample's
-   map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one of 16, which each
-   thread reuses from sample to sample, so the one in use stays in the core's L2 cache: in
-   inference once, for "batch norm, ReLU, pool" with the running statistics; in training once for
+   map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one of 16, and used at
+   once, while it is still in the core's L2 cache: in inference once, for "batch norm, ReLU,
+   pool" with the running statistics; in training once for
    the batch norm's plane statistics and once more (the GEMM again, from the kept im2col columns)
    for "batch norm, ReLU, pool" with the batch's statistics. Every value is computed by the same
    calls as the layers run one by one, so the bits are theirs and do not depend on which slot or
