@@ -1190,6 +1190,23 @@ static float cnn__sum_sqdev(const float *CNN__RESTRICT x, size_t n, float c)
     return s[0];
 }
 
+/* the sum of (a - ca) * (b - cb): about a centre, for the first block's Gram matrices
+   (cnn__conv_backward_pool_gen, cnn__block0_plane_stats); 16 float lanes in a fixed order, as
+   cnn__sum */
+static float cnn__sum_cprod(const float *CNN__RESTRICT a, float ca, const float *CNN__RESTRICT b, float cb, size_t n)
+{
+    float s[16] = {0};
+    size_t i;
+    int l;
+    for (i = 0; i + 16 <= n; i += 16)
+        for (l = 0; l < 16; l++) s[l] += (a[i + l] - ca) * (b[i + l] - cb);
+    for (; i < n; i++) s[0] += (a[i] - ca) * (b[i] - cb);
+    for (l = 8; l > 0; l /= 2) {
+        int j;
+        for (j = 0; j < l; j++) s[j] += s[j + l];
+    }
+    return s[0];
+}
 /* sum of a * xh with xh = (b - c) * sc: batch norm's xhat, recomputed from its input (c = the
    mean, sc = invstd) or passed as b itself (c = 0, sc = 1, which gives b's exact bits); cnn__f32
    rounds xh to float where floats are evaluated wider (x87), as a stored xhat would be. */
@@ -1352,6 +1369,7 @@ typedef struct cnn__bn_gen {
     const float *dy, *x;      /* the batch norm's output gradient and input, (N, K, n), or with arg
                                  the output gradient and output of a 2x2 max/min pool after it */
     const float *mean, *invstd, *kab;   /* per channel; kab: k, a and b, K floats each */
+    const double *mean_d;     /* the batch's mean in double (cnn__conv_backward_pool_gen) */
     const int32_t *arg;       /* that pool's picks, or NULL */
     float *db;                /* the convolution's bias gradient, or NULL */
     float *buf;               /* 4 * CNN__DW_T rows of n floats per band */
@@ -1876,22 +1894,7 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
 #undef CNN__PG_GROUPS
 #undef CNN__PG_NV
 
-/* sums of (a - ca) * (b - cb) and of (a - ca): about a centre, for the first block's Gram
-   matrix (cnn__conv_backward_pool_gen); 16 float lanes in a fixed order, as cnn__sum */
-static float cnn__sum_cprod(const float *CNN__RESTRICT a, float ca, const float *CNN__RESTRICT b, float cb, size_t n)
-{
-    float s[16] = {0};
-    size_t i;
-    int l;
-    for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += (a[i + l] - ca) * (b[i + l] - cb);
-    for (; i < n; i++) s[0] += (a[i] - ca) * (b[i] - cb);
-    for (l = 8; l > 0; l /= 2) {
-        int j;
-        for (j = 0; j < l; j++) s[j] += s[j + l];
-    }
-    return s[0];
-}
+/* the sum of (a - ca), for the same */
 static float cnn__sum_dev(const float *CNN__RESTRICT a, float ca, size_t n)
 {
     float s[16] = {0};
@@ -1941,7 +1944,7 @@ static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, co
     for (k = 0; k < K; k++) {
         const double kk = gen->kab[k], a = gen->kab[K + k], b = gen->kab[2 * K + k], sc = gen->invstd[k];
         const float *wk = w + (size_t)k * CRS;
-        double e = (bias ? (double)bias[k] : 0.0) - (double)gen->mean[k], T, g0 = (double)rdb[k] - a * M;
+        double e = (bias ? (double)bias[k] : 0.0) - gen->mean_d[k], T, g0 = (double)rdb[k] - a * M;
         int i;
         for (i = 0; i < CRS; i++) e += (double)wk[i] * c[i];
         for (T = M * e, i = 0; i < CRS; i++) T += (double)wk[i] * sj[i];
@@ -2817,7 +2820,8 @@ struct cnn_net {
     float *dlogits, *probs;       /* (cap, classes) */
     int *labels;                  /* (cap) */
     float *stream;                /* the first block's slot maps (cnn__block0_forward), or NULL */
-    double *stream_st;            /* and its planes' statistics, (cap, C, 2) */
+    double *stream_st;            /* and its planes' statistics, (cap, C, 2), the batch's means (C),
+                                     then scratch */
 };
 
 CNN_API void cnn_net_desc_init(cnn_net_desc *d, int in_c, int in_h, int in_w, int classes)
@@ -3199,7 +3203,10 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     if (cnn__conv_takes_pool_gen(net, 0)) {
         const int slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
         net->stream = (float *)cnn__alloc_floats((size_t)slots * net->layers[0].out_size);
-        net->stream_st = (double *)CNN_MALLOC((size_t)n * net->layers[0].out_c * 2 * sizeof(double));
+        const cnn_conv_shape *c0 = &net->layers[0].conv;
+        const size_t crs = (size_t)c0->c * c0->r * c0->s;   /* and cnn__block0_plane_stats' scratch */
+        net->stream_st = (double *)CNN_MALLOC(((size_t)n * net->layers[0].out_c * 2 + net->layers[0].out_c +
+                                               slots * (crs * crs + crs)) * sizeof(double));
         if (!net->stream || !net->stream_st) goto nomem;
     }
     net->cap = n;
@@ -3290,17 +3297,62 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
    make the first convolution's gradient (cnn__conv_takes_pool_gen): then nothing reads the
    convolution's output map after the forward pass, so it is never written whole. Each sample's
    map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one of 16, and used at
-   once, while it is still in the core's L2 cache: in inference once, for "batch norm, ReLU,
-   pool" with the running statistics; in training once for
-   the batch norm's plane statistics and once more (the GEMM again, from the kept im2col columns)
-   for "batch norm, ReLU, pool" with the batch's statistics. Every value is computed by the same
-   calls as the layers run one by one, so the bits are theirs and do not depend on which slot or
-   thread computed them; the saving is the map's trip through memory (written once, read twice)
-   and its allocation. Slot sl takes a contiguous run of samples, so that the threads' shares of
-   the slots are shares of the batch. */
+   once, while it is still in the core's L2 cache, for "batch norm, ReLU, pool": with the running
+   statistics in inference; in training with the batch's, which need a pass over the whole batch
+   first but not the map (cnn__block0_plane_stats: from each sample's im2col columns, made in
+   that pass and kept for the backward). Every other value is computed by the same calls as the
+   layers run one by one; nothing depends on which slot or thread computed it. The saving is the
+   map's trip through memory (written once, read twice), in training a GEMM and a pass over the
+   map for the statistics, and the map's allocation. Slot sl takes a contiguous run of samples,
+   so that the threads' shares of the slots are shares of the batch. */
 static int cnn__slot_start(int sl, int n, int slots)   /* the first sample of slot sl */
 {
     return (int)((size_t)sl * (size_t)n / (size_t)slots);
+}
+
+/* The batch norm's per-plane statistics of a convolution's output, from its input: output k of
+   sample m at position t is y_t = w_k . col_t + b_k, with col_t the t-th of the PQ patches (the
+   im2col columns). With mu the patches' mean and S = sum_t (col_t - mu)(col_t - mu)^T their
+   scatter matrix (CRS x CRS, one per sample, whatever K),
+     mean_k = w_k . mu + b_k,     sum_t (y_t - mean_k)^2 = w_k^T S w_k,
+   which cnn__bn_forward_train merges over the batch as it merges cnn__bn_plane_stats'. For the
+   study's first layer (9 taps, 64 filters) S costs 45 sums of 676 products where the map costs
+   9 x 64 multiply-adds per position and another pass to sum. Equal to the map's statistics up to
+   rounding: mu in double, S in float lanes about mu rounded to float (c), so that inputs far
+   from zero do not cancel; about c rather than mu, S gains PQ (mu_i - c_i)(mu_j - c_j), a part in
+   (6e-8 * mean / spread)^2 of it, below its own rounding. st: (K, 2); sc: CRS * CRS + CRS doubles. */
+static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, const float *w, const float *b,
+                                    double *sc, double *st)
+{
+    double *S = sc, *mu = sc + (size_t)CRS * CRS;
+    int i, j, k;
+    for (j = 0; j < CRS; j++) {   /* in double: the batch norm's gradient takes the mean as exact, and
+                                     an error d in it costs d * (the mean / the spread) there */
+        const float *cj = col + (size_t)j * PQ;
+        double l[8] = {0};
+        int t, u;
+        for (t = 0; t + 8 <= PQ; t += 8)
+            for (u = 0; u < 8; u++) l[u] += (double)cj[t + u];
+        for (; t < PQ; t++) l[0] += (double)cj[t];
+        mu[j] = (((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))) / PQ;
+    }
+    for (i = 0; i < CRS; i++)
+        for (j = i; j < CRS; j++) {
+            S[(size_t)i * CRS + j] = S[(size_t)j * CRS + i] =
+                (double)cnn__sum_cprod(col + (size_t)i * PQ, (float)mu[i], col + (size_t)j * PQ, (float)mu[j], (size_t)PQ);
+        }
+    for (k = 0; k < K; k++) {
+        const float *wk = w + (size_t)k * CRS;
+        double mean = b ? (double)b[k] : 0.0, q = 0.0;
+        for (i = 0; i < CRS; i++) {
+            double si = 0.0;
+            for (j = 0; j < CRS; j++) si += S[(size_t)i * CRS + j] * (double)wk[j];
+            q += (double)wk[i] * si;
+            mean += (double)wk[i] * mu[i];
+        }
+        st[2 * k] = mean;
+        st[2 * k + 1] = q;
+    }
 }
 
 static void cnn__block0_forward(cnn_net *net, const float *x, int n)
@@ -3321,25 +3373,32 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
     cnn__gemm_pack(0, K, CRS, w, CRS, pw);
     if (net->training) {
         float *mean = net->state + B->st_off;
+        int ch;
         CNN__OMP_FOR(slots > 1)
         for (sl = 0; sl < slots; sl++) {
-            float *yb = net->stream + (size_t)sl * map;
-            int m, ch;
+            double *sc = pst + (size_t)n * K * 2 + K + (size_t)sl * (CRS * CRS + CRS);
+            int m;
             for (m = cnn__slot_start(sl, n, slots); m < cnn__slot_start(sl + 1, n, slots); m++) {
-                cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb, 1);
-                for (ch = 0; ch < K; ch++)
-                    cnn__bn_plane_stats(yb + (size_t)ch * hw, hw, pst + ((size_t)m * K + ch) * 2);
+                float *col = L->cache + (size_t)m * cols;
+                cnn__im2col(&cs, x + (size_t)m * xs, col);
+                cnn__block0_plane_stats(K, CRS, (int)hw, col, w, b, sc, pst + (size_t)m * K * 2);
             }
         }
         cnn__bn_forward_train(n, K, hw, NULL, pst, p + B->w_off, p + B->b_off, NULL, NULL, B->invstd,
                               B->invstd + K, mean, mean + K, net->desc.bn_momentum, net->desc.bn_eps, 1);
+        for (ch = 0; ch < K; ch++) {   /* the batch's means in double, for the backward (cnn__bn_gen) */
+            double sum = 0.0;
+            int m;
+            for (m = 0; m < n; m++) sum += pst[((size_t)m * K + ch) * 2];
+            pst[(size_t)n * K * 2 + ch] = sum / n;
+        }
     }
     CNN__OMP_FOR(slots > 1)
     for (sl = 0; sl < slots; sl++) {
         float *yb = net->stream + (size_t)sl * map;
         int m, ch;
         for (m = cnn__slot_start(sl, n, slots); m < cnn__slot_start(sl + 1, n, slots); m++) {
-            /* training: the same GEMM again from the kept columns */
+            /* training: from the columns made for the statistics */
             cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb,
                                     !net->training);
             for (ch = 0; ch < K; ch++) {
@@ -3460,6 +3519,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 const size_t cols = (size_t)cs.c * cs.r * cs.s * cs.p * cs.q;
                 cnn__bn_gen gen;
                 gen.dy = B->dout; gen.x = L->out; gen.mean = B->invstd + B->out_c; gen.invstd = B->invstd;
+                gen.mean_d = net->stream ? net->stream_st + (size_t)n * cs.k * 2 : NULL;
                 gen.kab = B->invstd + 2 * B->out_c; gen.arg = NULL; gen.db = g + L->b_off;
                 gen.buf = L->cache + ((size_t)n * cols + cnn__conv_scratch_floats(&cs) + 15) / 16 * 16;
                 if (cnn__conv_takes_pool_gen(net, i)) {   /* the rows from the pool, the rest from sums */

@@ -322,14 +322,108 @@ static void test_net_dropout_masks(void)
     free(x);
 }
 
+/* "convolution, batch norm with the batch's statistics, ReLU, 2x2/2 pool" backward, all in double
+   and by the definitions, from the gradient behind the pool (dpool): the reference for the net's
+   first-block gradient made from the pool's picks. It starts from the convolution's output in
+   float (map, (N,K,P,Q)): on inputs far from zero (300 + [0, 1) here) that rounding alone moves
+   the weight gradient by a few percent, in any float implementation. The discrete choices are the
+   net's: the pool's picks (arg) and whether its output passed the ReLU (pout > 0), since float
+   and double may decide a near tie differently (the picks are checked on their own). Out, as
+   floats: the gradients of the weights (K*C*R*S), of the bias, gamma and beta (K each). */
+static void ref_block0_backward(const cnn_conv_shape *cs, const float *x, const float *map, const float *gamma,
+                                double eps, const int32_t *arg, const float *pout, const float *dpool, float *dw,
+                                float *dbias, float *dg, float *dbeta)
+{
+    const int N = cs->n, K = cs->k, C = cs->c, R = cs->r, S = cs->s, P = cs->p, Q = cs->q, PP = P / 2, QQ = Q / 2;
+    const size_t pq = (size_t)P * Q;
+    const double M = (double)N * pq;
+    double *z = (double *)malloc(sizeof(double) * pq * N), *dy = (double *)malloc(sizeof(double) * pq * N);
+    int m, k, c, i, j, u, v;
+    for (k = 0; k < K; k++) {
+        double mean = 0.0, var = 0.0, sd, g = gamma[k], sdy = 0.0, sdyx = 0.0;
+        for (m = 0; m < N; m++)   /* z: channel k of the convolution's output */
+            for (i = 0; i < (int)pq; i++) {
+                z[m * pq + (size_t)i] = map[((size_t)m * K + k) * pq + (size_t)i];
+                mean += z[m * pq + (size_t)i];
+            }
+        mean /= M;
+        for (i = 0; i < N * (int)pq; i++) var += (z[i] - mean) * (z[i] - mean);
+        sd = sqrt(var / M + eps);
+        memset(dy, 0, sizeof(double) * pq * N);
+        for (m = 0; m < N; m++)   /* the gradient reaches the batch norm's output at the picks only */
+            for (i = 0; i < PP * QQ; i++) {
+                const size_t o = ((size_t)m * K + k) * PP * QQ + (size_t)i;
+                if (pout[o] > 0.0f) dy[m * pq + (size_t)arg[o]] = dpool[o];
+            }
+        for (i = 0; i < N * (int)pq; i++) { sdy += dy[i]; sdyx += dy[i] * (z[i] - mean) / sd; }
+        dg[k] = (float)sdyx; dbeta[k] = (float)sdy;
+        for (i = 0; i < N * (int)pq; i++)   /* dz = g / sd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+            dy[i] = g / sd * (dy[i] - sdy / M - (z[i] - mean) / sd * sdyx / M);
+        for (c = 0; c < C; c++)
+            for (u = 0; u < R; u++)
+                for (v = 0; v < S; v++) {
+                    double a = 0.0;
+                    for (m = 0; m < N; m++)
+                        for (i = 0; i < P; i++)
+                            for (j = 0; j < Q; j++) {
+                                const int ih = i * cs->stride_h - cs->pad_top + u, iw = j * cs->stride_w - cs->pad_left + v;
+                                if (ih >= 0 && ih < cs->h && iw >= 0 && iw < cs->w)
+                                    a += dy[m * pq + (size_t)i * Q + j] * x[(((size_t)m * C + c) * cs->h + ih) * cs->w + iw];
+                            }
+                    dw[((k * C + c) * R + u) * S + v] = (float)a;
+                }
+        {
+            double a = 0.0;
+            for (i = 0; i < N * (int)pq; i++) a += dy[i];
+            dbias[k] = (float)a;
+        }
+    }
+    free(z); free(dy);
+}
+
+/* the batch norm's statistics of a streamed first block (kept in the layer as invstd, then the
+   mean) against the map's, summed here in double from the map the convolution apart made */
+static void check_stream_stats(const char *spec, int h, int w, int n, const cnn__layer *B, const float *map, size_t hw,
+                               double eps)
+{
+    int ch, m, bad = -1;
+    double got_m = 0.0, want_m = 0.0, got_s = 0.0, want_s = 0.0;
+    for (ch = 0; ch < B->out_c; ch++) {
+        double sum = 0.0, sq = 0.0, mean, sd, big = 0.0;
+        size_t i;
+        for (m = 0; m < n; m++)
+            for (i = 0; i < hw; i++) sum += map[((size_t)m * B->out_c + ch) * hw + i];
+        mean = sum / ((double)n * hw);
+        for (m = 0; m < n; m++)
+            for (i = 0; i < hw; i++) {
+                const double v = map[((size_t)m * B->out_c + ch) * hw + i];
+                sq += (v - mean) * (v - mean);
+                big = fabs(v) > big ? fabs(v) : big;
+            }
+        sd = sqrt(sq / ((double)n * hw) + eps);
+        /* the map's values and the kept mean are rounded to float (half an ulp of the largest
+           value each); the inverse spread to a few float ulps */
+        if (bad < 0 && (!(fabs(B->invstd[B->out_c + ch] - mean) <= 2e-7 * big + 1e-6 * sd) ||
+                        !(fabs(B->invstd[ch] * sd - 1.0) <= 1e-5))) {
+            bad = ch;
+            got_m = B->invstd[B->out_c + ch]; want_m = mean; got_s = 1.0 / B->invstd[ch]; want_s = sd;
+        }
+    }
+    CHECK(bad < 0, "%s on %dx%d, streamed first block: channel %d's mean %.9g and spread %.9g, the map's %.9g and %.9g",
+          spec, h, w, bad, got_m, got_s, want_m, want_s);
+}
+
 /* the net runs "batch norm, ReLU, 2x2 max/min pool" as one pass (cnn__pool2_forward_bn): the
    pool's output and picks must be the bits of the three public layers, in training (the batch's
-   statistics) and in inference (the running ones, no picks kept). Maps of 11x10 (odd: a dropped
-   row), 26x26 (the study's), 38x298 (row pairs in several runs of the buffer) and 3x1201 (rows
-   longer than the buffer, in column chunks); gamma of both signs. Backward: the gradients of the
-   first convolution and of the batch norm against the public layers' backward: the same bits with
-   3 filters; with 16, 17 and 18 (an odd count and 2x2 filters for the blocks of
-   cnn__conv_pool_gen_sums) made from the pool's picks and sums, so equal up to rounding. */
+   statistics) and in inference (the running ones, no picks kept). Where the first block streams
+   (16 filters and more, cnn__block0_forward) its training statistics come from the im2col
+   columns: checked against the map's in double, and the outputs against the layers' up to
+   rounding. Maps of 11x10 (odd: a dropped row), 26x26 (the study's), 38x298 (row pairs in several
+   runs of the buffer) and 3x1201 (rows longer than the buffer, in column chunks); gamma of both
+   signs. Backward: the gradients of the first convolution and of the batch norm against the
+   public layers' backward: the same bits with 3 filters; with 16, 17 and 18 (an odd count and 2x2
+   filters for the blocks of cnn__conv_pool_gen_sums) made from the pool's picks and sums, so
+   equal up to rounding, and against a reference in double (ref_block0_backward). */
 static void test_net_bn_relu_pool(void)
 {
     static const int hw[][2] = {{13, 12}, {28, 28}, {40, 300}, {5, 1203}, {28, 28}};
@@ -375,6 +469,7 @@ static void test_net_bn_relu_pool(void)
             for (i = 0; i < B->out_c; i++) {   /* gamma of both signs, so min and max trade places */
                 prm[B->w_off + i] = i % 2 ? -0.8f - 0.1f * (float)i : 1.2f;
                 prm[B->b_off + i] = 0.1f * (float)(i % 3) - 0.1f;
+                if (b == 1) prm[C0->b_off + i] = 0.05f * (float)(i % 4) - 0.07f;   /* a bias the mean must have */
             }
             hw2 = (size_t)B->out_h * B->out_w;
             cnt = (size_t)N * B->out_c * hw2;
@@ -401,9 +496,29 @@ static void test_net_bn_relu_pool(void)
                                  0.9f, net->desc.bn_eps);
             cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
             cnn_pool_forward(&ps, P->pool_type, yr, yp, a);
-            for (j = 0; j < ny; j++) {
-                if (!bad && memcmp(&yp[j], &P->out[j], sizeof(float))) bad = j + 1;
-                if (!bad_arg && a[j] != P->arg[j]) bad_arg = j + 1;
+            if (B->in) {   /* the layers' own calls: their bits */
+                for (j = 0; j < ny; j++) {
+                    if (!bad && memcmp(&yp[j], &P->out[j], sizeof(float))) bad = j + 1;
+                    if (!bad_arg && a[j] != P->arg[j]) bad_arg = j + 1;
+                }
+            } else {   /* streamed: the statistics from the im2col columns (cnn__block0_plane_stats), so
+                          equal up to rounding; a pick may differ only between outputs that tie */
+                const double ty = s == 4 ? 1e-3 : 1e-5;   /* with the offset, the layers apart's own error: 5e-4 */
+                const size_t ppl = (size_t)P->out_h * P->out_w;
+                double worst = 0.0;
+                check_stream_stats(specs[k], hw[s][0], hw[s][1], N, B, cmap, hw2, net->desc.bn_eps);
+                for (j = 0; j < ny; j++) {
+                    const double e = fabs((double)yp[j] - P->out[j]) / (1.0 + fabs(yp[j]));
+                    const size_t pl = j / ppl * hw2;
+                    worst = e > worst ? e : worst;
+                    if (!bad && !(e <= ty)) bad = j + 1;
+                    if (!bad_arg && a[j] != P->arg[j] &&
+                        !(fabs((double)yr[pl + (size_t)a[j]] - yr[pl + (size_t)P->arg[j]]) <= ty * (1.0 + fabs(yp[j]))))
+                        bad_arg = j + 1;
+                }
+                if ((s == 1 && k == 1) || (s == 4 && k == 4))
+                    printf("streamed first block, training: pooled outputs against the layers apart: worst relative "
+                           "difference %.3g (%s)\n", worst, s == 4 ? "2 channels, images 300 + [0, 1)" : "the study's shape");
             }
             CHECK(!bad, "%s on %dx%d, training: pooled output %zu is %.9g, the layers apart give %.9g", specs[k],
                   hw[s][0], hw[s][1], bad - 1, bad ? P->out[bad - 1] : 0.0, bad ? yp[bad - 1] : 0.0);
@@ -425,22 +540,33 @@ static void test_net_bn_relu_pool(void)
                         memcmp(&db[j], cnn_net_grads(net) + B->b_off + j, 4)) bad_g = nw + j + 1;
                 CHECK(!bad_g, "%s on %dx%d: gradient %zu of the first convolution (weights, then bias, gamma, beta) "
                       "differs from the layers apart", specs[k], hw[s][0], hw[s][1], bad_g - 1);
-            } else {   /* made from the pool's picks and the Gram matrix: the same up to rounding */
+            } else {   /* made from the pool's picks and the Gram matrix: the same up to rounding, against
+                          the layers apart (in float) and against a reference in double */
                 const float *gn = cnn_net_grads(net);
-                const double ew = rel_diff(dw, gn + C0->w_off, nw), eg = rel_diff(dg, gn + B->w_off, (size_t)cs.k);
-                const double eb = rel_diff(db, gn + B->b_off, (size_t)cs.k);
-                double ec = 0.0, sw = 0.0;   /* the bias: zero up to rounding, against the weights' scale */
-                for (j = 0; j < nw; j++) sw = fabs(dw[j]) > sw ? fabs(dw[j]) : sw;
-                for (j = 0; j < (size_t)cs.k; j++) ec = fmax(ec, fabs((double)gn[C0->b_off + j] - dc[j]) / sw);
-                /* the layers apart sum in float too: with the offset their own error is ~1e-3 */
-                const double tol = s == 4 ? 4e-3 : 2e-5;
-                CHECK(ew < tol && eg < tol && eb < tol && ec < tol,
-                      "%s on %dx%d: first convolution's gradient from the pool's picks against the layers apart: "
-                      "relative error weights %.3g, bias %.3g, gamma %.3g, beta %.3g", specs[k], hw[s][0], hw[s][1],
-                      ew, ec, eg, eb);
-                if ((s == 1 && k == 1) || (s == 4 && k == 4)) printf("first block's gradient from the picks vs the layers apart: weights %.3g, "
-                                             "bias %.3g, gamma %.3g, beta %.3g (%s)\n", ew, ec, eg, eb,
-                                             s == 4 ? "2 channels, images 300 + [0, 1)" : "the study's shape");
+                float *rw = zeros(nw), *rb = zeros((size_t)cs.k), *rg = zeros((size_t)cs.k), *rbt = zeros((size_t)cs.k);
+                int pass;
+                ref_block0_backward(&cs, x, cmap, prm + B->w_off, net->desc.bn_eps, P->arg, P->out, P->dout, rw, rb,
+                                    rg, rbt);
+                /* with the offset, the layers apart lose a few percent to their float batch norm
+                   (a mean rounded to float, in a formula that takes it as exact): only the reference */
+                for (pass = s == 4; pass < 2; pass++) {
+                    const float *w0 = pass ? rw : dw, *c0 = pass ? rb : dc, *g0 = pass ? rg : dg, *b0 = pass ? rbt : db;
+                    const double ew = rel_diff(w0, gn + C0->w_off, nw), eg = rel_diff(g0, gn + B->w_off, (size_t)cs.k);
+                    const double eb = rel_diff(b0, gn + B->b_off, (size_t)cs.k);
+                    double ec = 0.0, sw = 0.0;   /* the bias: zero up to rounding, against the weights' scale */
+                    const double tol = s == 4 ? 1e-3 : 2e-5;
+                    for (j = 0; j < nw; j++) sw = fabs(w0[j]) > sw ? fabs(w0[j]) : sw;
+                    for (j = 0; j < (size_t)cs.k; j++) ec = fmax(ec, fabs((double)gn[C0->b_off + j] - c0[j]) / sw);
+                    CHECK(ew < tol && eg < tol && eb < tol && ec < tol,
+                          "%s on %dx%d: first convolution's gradient from the pool's picks against %s: "
+                          "relative error weights %.3g, bias %.3g, gamma %.3g, beta %.3g", specs[k], hw[s][0], hw[s][1],
+                          pass ? "the reference in double" : "the layers apart", ew, ec, eg, eb);
+                    if ((s == 1 && k == 1) || (s == 4 && k == 4))
+                        printf("first block's gradient from the picks vs %s: weights %.3g, bias %.3g, gamma %.3g, "
+                               "beta %.3g (%s)\n", pass ? "the reference in double" : "the layers apart", ew, ec, eg, eb,
+                               s == 4 ? "2 channels, images 300 + [0, 1)" : "the study's shape");
+                }
+                free(rw); free(rb); free(rg); free(rbt);
             }
 #ifdef CNN__GEMM_VECTOR
             {   /* the first convolution's gradient from the pool's picks where the weight gradient's
