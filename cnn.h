@@ -1369,7 +1369,11 @@ typedef struct cnn__bn_gen {
     const float *dy, *x;      /* the batch norm's output gradient and input, (N, K, n), or with arg
                                  the output gradient and output of a 2x2 max/min pool after it */
     const float *mean, *invstd, *kab;   /* per channel; kab: k, a and b, K floats each */
-    const double *mean_d;     /* the batch's mean in double (cnn__conv_backward_pool_gen) */
+    /* cnn__conv_backward_pool_gen, which makes the batch norm's backward too: the batch's mean
+       in double, the batch norm's input at the pool's picks, its gamma and their gradients */
+    const double *mean_d;
+    const float *xs, *gamma;
+    float *dgamma, *dbeta;
     const int32_t *arg;       /* that pool's picks, or NULL */
     float *db;                /* the convolution's bias gradient, or NULL */
     float *buf;               /* 4 * CNN__DW_T rows of n floats per band */
@@ -1802,31 +1806,33 @@ static size_t cnn__conv_pool_gen_group_floats(const cnn_conv_shape *cs)
 {
     const size_t crsv = ((size_t)cs->c * cs->r * cs->s + CNN__VW - 1) / CNN__VW * CNN__VW;
     const size_t ppq = (size_t)(cs->p / 2) * (size_t)(cs->q / 2);
-    /* colT, the partial sums of g * col and of g, g itself; each a multiple of 16 floats */
+    /* colT, the partial sums of g * col, those of g and g * xhat (2K doubles), g itself; each a
+       multiple of 16 floats */
     return ((size_t)cs->p * cs->q * crsv + 15) / 16 * 16 + ((size_t)cs->k * crsv + 15) / 16 * 16 +
-           ((size_t)cs->k + 15) / 16 * 16 + (ppq + 15) / 16 * 16;
+           ((size_t)cs->k * 4 + 15) / 16 * 16 + (ppq + 15) / 16 * 16;
 }
 static size_t cnn__conv_pool_gen_sums_floats(const cnn_conv_shape *cs)
 {
     return CNN__PG_GROUPS * cnn__conv_pool_gen_group_floats(cs) + 16;   /* 16: for the alignment */
 }
 static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, const float *c, const cnn__bn_gen *gen,
-                                    float *work, float *R, float *rdb)
+                                    float *work, float *R, double *bsum)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, PQ = cs->p * cs->q, PPQ = (cs->p / 2) * (cs->q / 2);
     const int CRSV = (CRS + CNN__VW - 1) / CNN__VW * CNN__VW, NV = CRSV / CNN__VW;
     const int groups = N < CNN__PG_GROUPS ? N : CNN__PG_GROUPS;
     const size_t per = cnn__conv_pool_gen_group_floats(cs), lanes_at = ((size_t)PQ * CRSV + 15) / 16 * 16;
-    const size_t sums_at = lanes_at + ((size_t)K * CRSV + 15) / 16 * 16, gr_at = sums_at + ((size_t)K + 15) / 16 * 16;
+    const size_t sums_at = lanes_at + ((size_t)K * CRSV + 15) / 16 * 16, gr_at = sums_at + ((size_t)K * 4 + 15) / 16 * 16;
     float *base = work + (16 - (size_t)((uintptr_t)work % 64) / sizeof(float)) % 16;   /* 64-byte aligned */
     int grp, k, j;
     CNN__OMP_FOR(groups > 1 && (double)N * K * PPQ * CRSV > CNN__OMP_MIN_WORK)
     for (grp = 0; grp < groups; grp++) {
         const cnn__vf zero = {0};
-        float *colT = base + (size_t)grp * per, *lanes = colT + lanes_at, *sums = colT + sums_at, *gr = colT + gr_at;
+        float *colT = base + (size_t)grp * per, *lanes = colT + lanes_at, *gr = colT + gr_at;
+        double *sums = (double *)(void *)(colT + sums_at);   /* sum g, then sum g * xhat */
         int m, kk, i, jc, u, v, v0;
         memset(lanes, 0, (size_t)K * CRSV * sizeof(float));
-        memset(sums, 0, (size_t)K * sizeof(float));
+        memset(sums, 0, (size_t)K * 2 * sizeof(double));
         for (m = grp * N / groups; m < (grp + 1) * N / groups; m++) {
             const float *cm = col + (size_t)m * CRS * PQ;
             for (i = 0; i < PQ; i++) {   /* colT, sample m */
@@ -1837,7 +1843,8 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
                 const size_t po = ((size_t)m * K + kk) * PPQ;
                 const int32_t *at = gen->arg + po;
                 for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gen->dy[po + i], gen->x[po + i]);
-                sums[kk] += cnn__sum(gr, (size_t)PPQ);
+                sums[kk] += (double)cnn__sum(gr, (size_t)PPQ);
+                sums[K + kk] += (double)cnn__sum_prod(gr, gen->xs + po, gen->mean[kk], gen->invstd[kk], (size_t)PPQ);
                 if (NV == 1) {   /* the study's case, the sums in registers */
                     cnn__vf a0 = zero, a1 = zero, a2 = zero, a3 = zero, x0, x1, x2, x3, lv;
                     for (i = 0; i + 4 <= PPQ; i += 4) {
@@ -1887,8 +1894,12 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
             for (grp = 0; grp < groups; grp++) sum += base[(size_t)grp * per + lanes_at + (size_t)k * CRSV + j];
             R[(size_t)k * CRS + j] = sum;
         }
-        rdb[k] = 0.0f;
-        for (grp = 0; grp < groups; grp++) rdb[k] += base[(size_t)grp * per + sums_at + k];
+        bsum[k] = bsum[K + k] = 0.0;
+        for (grp = 0; grp < groups; grp++) {
+            const double *gs = (const double *)(const void *)(base + (size_t)grp * per + sums_at);
+            bsum[k] += gs[k];
+            bsum[K + k] += gs[K + k];
+        }
     }
 }
 #undef CNN__PG_GROUPS
@@ -1914,10 +1925,11 @@ static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, co
                                         cnn__bn_gen *gen, float *dw, float *db)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, PQ = cs->p * cs->q;
-    const size_t cols = (size_t)CRS * PQ, kc = (size_t)K * CRS;
+    const size_t cols = (size_t)CRS * PQ, kc = (size_t)K * CRS, kc16 = (kc + 15) / 16 * 16;
     const double M = (double)N * PQ;
-    float *raw = gen->buf + (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16, *rdb = raw + kc;
-    double *G = (double *)(void *)(raw + (kc + (size_t)K + 15) / 16 * 16), *sj = G + (size_t)CRS * CRS;
+    float *raw = gen->buf + (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16;
+    double *bsum = (double *)(void *)(raw + kc16);   /* sum g, sum g * xhat: the batch norm's */
+    double *G = (double *)(void *)(raw + (kc16 + (size_t)K * 4 + 15) / 16 * 16), *sj = G + (size_t)CRS * CRS;
     float *c = (float *)(void *)(sj + CRS);
     int pair, k, j;
     for (j = 0; j < CRS; j++) {   /* the centres: each column's mean over the batch */
@@ -1926,7 +1938,7 @@ static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, co
         for (m = 0; m < N; m++) sum += (double)cnn__sum(col + (size_t)m * cols + (size_t)j * PQ, (size_t)PQ);
         c[j] = (float)(sum / M);
     }
-    cnn__conv_pool_gen_sums(cs, col, c, gen, gen->buf, raw, rdb);
+    cnn__conv_pool_gen_sums(cs, col, c, gen, gen->buf, raw, bsum);
     CNN__OMP_FOR((double)N * PQ * CRS * CRS > 2.0 * CNN__OMP_MIN_WORK)
     for (pair = 0; pair < CRS * CRS; pair++) {   /* G'[i][j] for i <= j, s'_i on the diagonal */
         const int i = pair / CRS, jj = pair % CRS;
@@ -1941,10 +1953,11 @@ static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, co
         G[(size_t)i * CRS + jj] = G[(size_t)jj * CRS + i] = gij;
         if (i == jj) sj[i] = si;
     }
-    for (k = 0; k < K; k++) {
-        const double kk = gen->kab[k], a = gen->kab[K + k], b = gen->kab[2 * K + k], sc = gen->invstd[k];
+    for (k = 0; k < K; k++) {   /* the batch norm's backward (cnn__bn_backward's k, a, b), then dw */
+        const double kk = (double)(gen->gamma[k] * gen->invstd[k]), a = bsum[k] / M, b = bsum[K + k] / M;
+        const double sc = gen->invstd[k];
         const float *wk = w + (size_t)k * CRS;
-        double e = (bias ? (double)bias[k] : 0.0) - gen->mean_d[k], T, g0 = (double)rdb[k] - a * M;
+        double e = (bias ? (double)bias[k] : 0.0) - gen->mean_d[k], T, g0 = bsum[k] - a * M;
         int i;
         for (i = 0; i < CRS; i++) e += (double)wk[i] * c[i];
         for (T = M * e, i = 0; i < CRS; i++) T += (double)wk[i] * sj[i];
@@ -1955,15 +1968,19 @@ static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, co
                                                      b * sc * (wg + e * sj[j] + c[j] * T)));
         }
         if (db) db[k] += (float)(kk * (g0 - b * sc * T));
+        gen->dgamma[k] += (float)bsum[K + k];
+        gen->dbeta[k] += (float)bsum[k];
     }
 }
 
 /* the workspace after the scratch (gen->buf, 16 floats aligned): cnn__conv_backward_gen's rows,
-   or cnn__conv_backward_pool_gen's: cnn__conv_pool_gen_sums' part, R and rdb (K*CRS + K floats)
-   and, from a multiple of 16 floats on, G' and s' in double (CRS*CRS + CRS), then c (CRS floats) */
+   or cnn__conv_backward_pool_gen's: cnn__conv_pool_gen_sums' part, R (K*CRS floats) and, each
+   from a multiple of 16 floats on, the batch norm's sums (2K doubles), G' and s' in double
+   (CRS*CRS + CRS), then c (CRS floats) */
 static size_t cnn__conv_gen_floats(const cnn_conv_shape *cs)
 {
-    const size_t crs = (size_t)cs->c * cs->r * cs->s, raw = ((size_t)cs->k * (crs + 1) + 15) / 16 * 16;
+    const size_t crs = (size_t)cs->c * cs->r * cs->s;
+    const size_t raw = (((size_t)cs->k * crs + 15) / 16 * 16 + (size_t)cs->k * 4 + 15) / 16 * 16;
     const size_t rows = cnn__conv_gen_rows_floats(cs);
     const size_t pg = (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16 + raw + 2 * (crs * crs + crs) + crs;
     return rows > pg ? rows : pg;
@@ -2336,14 +2353,12 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
    lets the net skip clearing dx first (one pass less over the largest tensors). relu_y, when not
    NULL, is the output of a ReLU fused after this batch norm, and dy is the gradient at that
    output: the ReLU's backward (y > 0 ? dy : 0) is applied on the fly. xhat is either given, with
-   mean NULL, or recomputed as (xhat - mean) * invstd from the input passed as xhat, with mean. The
-   mean is over hw_m values per plane: hw, or with dx NULL, the whole plane of which the hw passed
-   are the nonzero gradients (the first block's sums, taken at the pool's picks). */
-static void cnn__bn_backward(int n, int c, size_t hw, size_t hw_m, const float *dy, const float *relu_y,
+   mean NULL, or recomputed as (xhat - mean) * invstd from the input passed as xhat, with mean. */
+static void cnn__bn_backward(int n, int c, size_t hw, const float *dy, const float *relu_y,
                              const float *xhat, const float *mean, const float *gamma, const float *invstd, float *dx,
                              float *dgamma, float *dbeta, float *kab, int add)
 {
-    const double M = (double)n * (double)hw_m;
+    const double M = (double)n * (double)hw;
     int ch;
     CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
     for (ch = 0; ch < c; ch++) {
@@ -2387,7 +2402,7 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
                              const float *gamma, const float *invstd, float *dx, float *dgamma,
                              float *dbeta)
 {
-    cnn__bn_backward(n, c, hw, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, NULL, 1);
+    cnn__bn_backward(n, c, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, NULL, 1);
 }
 
 /* >>act implementation */
@@ -3519,11 +3534,12 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 const size_t cols = (size_t)cs.c * cs.r * cs.s * cs.p * cs.q;
                 cnn__bn_gen gen;
                 gen.dy = B->dout; gen.x = L->out; gen.mean = B->invstd + B->out_c; gen.invstd = B->invstd;
-                gen.mean_d = net->stream ? net->stream_st + (size_t)n * cs.k * 2 : NULL;
                 gen.kab = B->invstd + 2 * B->out_c; gen.arg = NULL; gen.db = g + L->b_off;
                 gen.buf = L->cache + ((size_t)n * cols + cnn__conv_scratch_floats(&cs) + 15) / 16 * 16;
                 if (cnn__conv_takes_pool_gen(net, i)) {   /* the rows from the pool, the rest from sums */
-                    gen.dy = P->dout; gen.x = P->out; gen.arg = P->arg;
+                    gen.dy = P->dout; gen.x = P->out; gen.arg = P->arg; gen.xs = P->cache;
+                    gen.mean_d = net->stream_st + (size_t)n * cs.k * 2;   /* the streamed block's */
+                    gen.gamma = p + B->w_off; gen.dgamma = g + B->w_off; gen.dbeta = g + B->b_off;
                     cnn__conv_backward_pool_gen(&cs, L->cache, p + L->w_off, p + L->b_off, &gen, g + L->w_off,
                                                 g + L->b_off);
                 } else {
@@ -3537,18 +3553,16 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         }
         case CNN_LAYER_BATCHNORM: {
             const size_t hw = (size_t)L->out_h * L->out_w;
-            if (i == 1 && cnn__conv_takes_pool_gen(net, 0)) {   /* the sums, from the pool's picks */
-                const cnn__layer *P = &net->layers[3];
-                cnn__bn_backward(n, L->out_c, (size_t)P->out_h * P->out_w, hw, P->dout, P->out, P->cache,
-                                 L->invstd + L->out_c, p + L->w_off, L->invstd, NULL, g + L->w_off, g + L->b_off,
-                                 L->invstd + 2 * L->out_c, 0);
+            if (i == 1 && cnn__conv_takes_pool_gen(net, 0)) {
+                /* nothing: its sums, over the pool's picks, come with the first convolution's
+                   (cnn__conv_backward_pool_gen), in the same pass over the pool's maps */
             } else if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
                 const cnn__layer *R = &net->layers[i + 1];
                 const float *relu_y = cnn__pool_applies_relu(net, i + 2) ? NULL : R->out;   /* NULL: done */
-                cnn__bn_backward(n, L->out_c, hw, hw, R->dout, relu_y, L->in, L->invstd + L->out_c, p + L->w_off,
+                cnn__bn_backward(n, L->out_c, hw, R->dout, relu_y, L->in, L->invstd + L->out_c, p + L->w_off,
                                  L->invstd, dx, g + L->w_off, g + L->b_off, L->invstd + 2 * L->out_c, 0);
             } else {
-                cnn__bn_backward(n, L->out_c, hw, hw, dy, NULL, L->in, L->invstd + L->out_c, p + L->w_off, L->invstd,
+                cnn__bn_backward(n, L->out_c, hw, dy, NULL, L->in, L->invstd + L->out_c, p + L->w_off, L->invstd,
                                  dx, g + L->w_off, g + L->b_off, L->invstd + 2 * L->out_c, 0);
             }
             break;
