@@ -3217,9 +3217,9 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     if (!net->dlogits || !net->probs || !net->labels) goto nomem;
     if (cnn__conv_takes_pool_gen(net, 0)) {
         const int slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
-        net->stream = (float *)cnn__alloc_floats((size_t)slots * net->layers[0].out_size);
         const cnn_conv_shape *c0 = &net->layers[0].conv;
         const size_t crs = (size_t)c0->c * c0->r * c0->s;   /* and cnn__block0_plane_stats' scratch */
+        net->stream = (float *)cnn__alloc_floats((size_t)slots * net->layers[0].out_size);
         net->stream_st = (double *)CNN_MALLOC(((size_t)n * net->layers[0].out_c * 2 + net->layers[0].out_c +
                                                slots * (crs * crs + crs)) * sizeof(double));
         if (!net->stream || !net->stream_st) goto nomem;
@@ -3341,8 +3341,9 @@ static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, co
 {
     double *S = sc, *mu = sc + (size_t)CRS * CRS;
     int i, j, k;
-    for (j = 0; j < CRS; j++) {   /* in double: the batch norm's gradient takes the mean as exact, and
-                                     an error d in it costs d * (the mean / the spread) there */
+    for (j = 0; j < CRS; j++) {   /* in double: the first block's gradient takes the mean as exact,
+                                     and an error d in it moves the weight gradient by about
+                                     (d / spread) * (mean / spread) of itself */
         const float *cj = col + (size_t)j * PQ;
         double l[8] = {0};
         int t, u;
@@ -3533,6 +3534,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 const cnn__layer *B = &net->layers[i + 1], *P = &net->layers[i + 3];
                 const size_t cols = (size_t)cs.c * cs.r * cs.s * cs.p * cs.q;
                 cnn__bn_gen gen;
+                memset(&gen, 0, sizeof gen);
                 gen.dy = B->dout; gen.x = L->out; gen.mean = B->invstd + B->out_c; gen.invstd = B->invstd;
                 gen.kab = B->invstd + 2 * B->out_c; gen.arg = NULL; gen.db = g + L->b_off;
                 gen.buf = L->cache + ((size_t)n * cols + cnn__conv_scratch_floats(&cs) + 15) / 16 * 16;
