@@ -1370,8 +1370,9 @@ typedef struct cnn__bn_gen {
                                  the output gradient and output of a 2x2 max/min pool after it */
     const float *mean, *invstd, *kab;   /* per channel; kab: k, a and b, K floats each */
     /* cnn__conv_backward_pool_gen, which makes the batch norm's backward too: the batch's mean
-       in double, the batch norm's input at the pool's picks, its gamma and their gradients */
-    const double *mean_d;
+       in double, each sample's scatter matrix and mean of its patches (cnn__block0_plane_stats),
+       the batch norm's input at the pool's picks, its gamma and their gradients */
+    const double *mean_d, *smu;
     const float *xs, *gamma;
     float *dgamma, *dbeta;
     const int32_t *arg;       /* that pool's picks, or NULL */
@@ -1905,60 +1906,44 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
 #undef CNN__PG_GROUPS
 #undef CNN__PG_NV
 
-/* the sum of (a - ca), for the same */
-static float cnn__sum_dev(const float *CNN__RESTRICT a, float ca, size_t n)
-{
-    float s[16] = {0};
-    size_t i;
-    int l;
-    for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += a[i + l] - ca;
-    for (; i < n; i++) s[0] += a[i] - ca;
-    for (l = 8; l > 0; l /= 2) {
-        int j;
-        for (j = 0; j < l; j++) s[j] += s[j + l];
-    }
-    return s[0];
-}
-
 static void cnn__conv_backward_pool_gen(const cnn_conv_shape *cs, float *col, const float *w, const float *bias,
                                         cnn__bn_gen *gen, float *dw, float *db)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, PQ = cs->p * cs->q;
-    const size_t cols = (size_t)CRS * PQ, kc = (size_t)K * CRS, kc16 = (kc + 15) / 16 * 16;
+    const size_t kc = (size_t)K * CRS, kc16 = (kc + 15) / 16 * 16;
     const double M = (double)N * PQ;
     float *raw = gen->buf + (cnn__conv_pool_gen_sums_floats(cs) + 15) / 16 * 16;
     double *bsum = (double *)(void *)(raw + kc16);   /* sum g, sum g * xhat: the batch norm's */
     double *G = (double *)(void *)(raw + (kc16 + (size_t)K * 4 + 15) / 16 * 16), *sj = G + (size_t)CRS * CRS;
     float *c = (float *)(void *)(sj + CRS);
-    int pair, k, j;
+    const size_t per = (size_t)CRS * CRS + CRS;   /* a sample's S_m and mu_m in gen->smu */
+    int k, j, i, m;
     for (j = 0; j < CRS; j++) {   /* the centres: each column's mean over the batch */
         double sum = 0.0;
-        int m;
-        for (m = 0; m < N; m++) sum += (double)cnn__sum(col + (size_t)m * cols + (size_t)j * PQ, (size_t)PQ);
-        c[j] = (float)(sum / M);
+        for (m = 0; m < N; m++) sum += gen->smu[m * per + (size_t)CRS * CRS + j];
+        c[j] = (float)(sum / N);
     }
     cnn__conv_pool_gen_sums(cs, col, c, gen, gen->buf, raw, bsum);
-    CNN__OMP_FOR((double)N * PQ * CRS * CRS > 2.0 * CNN__OMP_MIN_WORK)
-    for (pair = 0; pair < CRS * CRS; pair++) {   /* G'[i][j] for i <= j, s'_i on the diagonal */
-        const int i = pair / CRS, jj = pair % CRS;
-        double gij = 0.0, si = 0.0;
-        int m;
-        if (jj < i) continue;
-        for (m = 0; m < N; m++) {
-            const float *ci = col + (size_t)m * cols + (size_t)i * PQ, *cj = col + (size_t)m * cols + (size_t)jj * PQ;
-            gij += (double)cnn__sum_cprod(ci, c[i], cj, c[jj], (size_t)PQ);
-            if (i == jj) si += (double)cnn__sum_dev(ci, c[i], (size_t)PQ);
+    /* G' and s' from the forward's per-sample scatter matrices (cnn__block0_plane_stats): about
+       the batch's centres c rather than the sample's mean mu_m,
+         G'_ij = sum_m S_m,ij + PQ (mu_m,i - c_i)(mu_m,j - c_j),   s'_i = sum_m PQ (mu_m,i - c_i) */
+    for (i = 0; i < CRS; i++) {
+        sj[i] = 0.0;
+        for (j = 0; j < CRS; j++) G[(size_t)i * CRS + j] = 0.0;
+    }
+    for (m = 0; m < N; m++) {
+        const double *S = gen->smu + m * per, *mu = S + (size_t)CRS * CRS;
+        for (i = 0; i < CRS; i++) {
+            const double di = mu[i] - c[i];
+            sj[i] += PQ * di;
+            for (j = 0; j < CRS; j++) G[(size_t)i * CRS + j] += S[(size_t)i * CRS + j] + PQ * di * (mu[j] - c[j]);
         }
-        G[(size_t)i * CRS + jj] = G[(size_t)jj * CRS + i] = gij;
-        if (i == jj) sj[i] = si;
     }
     for (k = 0; k < K; k++) {   /* the batch norm's backward (cnn__bn_backward's k, a, b), then dw */
         const double kk = (double)(gen->gamma[k] * gen->invstd[k]), a = bsum[k] / M, b = bsum[K + k] / M;
         const double sc = gen->invstd[k];
         const float *wk = w + (size_t)k * CRS;
         double e = (bias ? (double)bias[k] : 0.0) - gen->mean_d[k], T, g0 = bsum[k] - a * M;
-        int i;
         for (i = 0; i < CRS; i++) e += (double)wk[i] * c[i];
         for (T = M * e, i = 0; i < CRS; i++) T += (double)wk[i] * sj[i];
         for (j = 0; j < CRS; j++) {
@@ -2836,7 +2821,7 @@ struct cnn_net {
     int *labels;                  /* (cap) */
     float *stream;                /* the first block's slot maps (cnn__block0_forward), or NULL */
     double *stream_st;            /* and its planes' statistics, (cap, C, 2), the batch's means (C),
-                                     then scratch */
+                                     then each sample's patch statistics (cnn__block0_plane_stats) */
 };
 
 CNN_API void cnn_net_desc_init(cnn_net_desc *d, int in_c, int in_h, int in_w, int classes)
@@ -3218,10 +3203,10 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     if (cnn__conv_takes_pool_gen(net, 0)) {
         const int slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
         const cnn_conv_shape *c0 = &net->layers[0].conv;
-        const size_t crs = (size_t)c0->c * c0->r * c0->s;   /* and cnn__block0_plane_stats' scratch */
+        const size_t crs = (size_t)c0->c * c0->r * c0->s;   /* and each sample's S and mu */
         net->stream = (float *)cnn__alloc_floats((size_t)slots * net->layers[0].out_size);
         net->stream_st = (double *)CNN_MALLOC(((size_t)n * net->layers[0].out_c * 2 + net->layers[0].out_c +
-                                               slots * (crs * crs + crs)) * sizeof(double));
+                                               (size_t)n * (crs * crs + crs)) * sizeof(double));
         if (!net->stream || !net->stream_st) goto nomem;
     }
     net->cap = n;
@@ -3335,7 +3320,8 @@ static int cnn__slot_start(int sl, int n, int slots)   /* the first sample of sl
    9 x 64 multiply-adds per position and another pass to sum. Equal to the map's statistics up to
    rounding: mu in double, S in float lanes about mu rounded to float (c), so that inputs far
    from zero do not cancel; about c rather than mu, S gains PQ (mu_i - c_i)(mu_j - c_j), a part in
-   (6e-8 * mean / spread)^2 of it, below its own rounding. st: (K, 2); sc: CRS * CRS + CRS doubles. */
+   (6e-8 * mean / spread)^2 of it, below its own rounding. st: (K, 2); sc: S then mu (CRS * CRS + CRS
+   doubles), which the backward reuses (cnn__conv_backward_pool_gen). */
 static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, const float *w, const float *b,
                                     double *sc, double *st)
 {
@@ -3392,12 +3378,12 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
         int ch;
         CNN__OMP_FOR(slots > 1)
         for (sl = 0; sl < slots; sl++) {
-            double *sc = pst + (size_t)n * K * 2 + K + (size_t)sl * (CRS * CRS + CRS);
             int m;
             for (m = cnn__slot_start(sl, n, slots); m < cnn__slot_start(sl + 1, n, slots); m++) {
                 float *col = L->cache + (size_t)m * cols;
+                double *smu = pst + (size_t)n * K * 2 + K + (size_t)m * (CRS * CRS + CRS);   /* kept */
                 cnn__im2col(&cs, x + (size_t)m * xs, col);
-                cnn__block0_plane_stats(K, CRS, (int)hw, col, w, b, sc, pst + (size_t)m * K * 2);
+                cnn__block0_plane_stats(K, CRS, (int)hw, col, w, b, smu, pst + (size_t)m * K * 2);
             }
         }
         cnn__bn_forward_train(n, K, hw, NULL, pst, p + B->w_off, p + B->b_off, NULL, NULL, B->invstd,
@@ -3541,6 +3527,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 if (cnn__conv_takes_pool_gen(net, i)) {   /* the rows from the pool, the rest from sums */
                     gen.dy = P->dout; gen.x = P->out; gen.arg = P->arg; gen.xs = P->cache;
                     gen.mean_d = net->stream_st + (size_t)n * cs.k * 2;   /* the streamed block's */
+                    gen.smu = gen.mean_d + cs.k;
                     gen.gamma = p + B->w_off; gen.dgamma = g + B->w_off; gen.dbeta = g + B->b_off;
                     cnn__conv_backward_pool_gen(&cs, L->cache, p + L->w_off, p + L->b_off, &gen, g + L->w_off,
                                                 g + L->b_off);
