@@ -1158,8 +1158,8 @@ static float cnn__dot(const float *a, const float *b, int n)
 #define CNN__RESTRICT restrict
 #endif
 
-/* sum of x[0..n) and sum of (x - c)^2, with 16 partial sums in a fixed order (vectorisable,
-   and the same bits on every run) */
+/* sum of x[0..n), with 16 partial sums in a fixed order (vectorisable, and the same bits on
+   every run) */
 static float cnn__sum(const float *CNN__RESTRICT x, size_t n)
 {
     float s[16] = {0};
@@ -1175,24 +1175,10 @@ static float cnn__sum(const float *CNN__RESTRICT x, size_t n)
     return s[0];
 }
 
-static float cnn__sum_sqdev(const float *CNN__RESTRICT x, size_t n, float c)
-{
-    float s[16] = {0};
-    size_t i;
-    int l;
-    for (i = 0; i + 16 <= n; i += 16)
-        for (l = 0; l < 16; l++) s[l] += (x[i + l] - c) * (x[i + l] - c);
-    for (; i < n; i++) s[0] += (x[i] - c) * (x[i] - c);
-    for (l = 8; l > 0; l /= 2) {
-        int j;
-        for (j = 0; j < l; j++) s[j] += s[j + l];
-    }
-    return s[0];
-}
-
 /* the sum of (a - ca) * (b - cb): about a centre, for the first block's Gram matrices
-   (cnn__conv_backward_pool_gen, cnn__block0_plane_stats); 16 float lanes in a fixed order, as
-   cnn__sum */
+   (cnn__block0_plane_stats) and, with a = b, batch norm's sum of squared deviations
+   (cnn__bn_plane_stats; both pointers only read, so restrict allows them equal); 16 float
+   lanes in a fixed order, as cnn__sum */
 static float cnn__sum_cprod(const float *CNN__RESTRICT a, float ca, const float *CNN__RESTRICT b, float cb, size_t n)
 {
     float s[16] = {0};
@@ -2240,7 +2226,7 @@ static void cnn__bn_plane_stats(const float *xp, size_t hw, double *st)
     const double pm = (double)cnn__sum(xp, hw) / (double)hw;
     const float fpm = (float)pm;
     st[0] = pm;
-    st[1] = (double)cnn__sum_sqdev(xp, hw, fpm) - (double)hw * (pm - fpm) * (pm - fpm);
+    st[1] = (double)cnn__sum_cprod(xp, fpm, xp, fpm, hw) - (double)hw * (pm - fpm) * (pm - fpm);
 }
 
 /* pst, when x is NULL: the planes' statistics taken beforehand (cnn__bn_plane_stats, (n, c, 2)) */
