@@ -2865,7 +2865,8 @@ struct cnn_net {
     int *labels;                  /* (cap) */
     float *stream;                /* the first block's slot maps (cnn__block0_forward), or NULL */
     double *stream_st;            /* and its planes' statistics, (cap, C, 2), the batch's means (C),
-                                     then each sample's patch statistics (cnn__block0_plane_stats) */
+                                     each sample's patch statistics, the weights transposed and
+                                     each slot's lanes (cnn__block0_plane_stats) */
 };
 
 CNN_API void cnn_net_desc_init(cnn_net_desc *d, int in_c, int in_h, int in_w, int classes)
@@ -3250,7 +3251,8 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         const size_t crs = (size_t)c0->c * c0->r * c0->s;   /* and each sample's S and mu */
         net->stream = (float *)cnn__alloc_floats((size_t)slots * net->layers[0].out_size);
         net->stream_st = (double *)CNN_MALLOC(((size_t)n * net->layers[0].out_c * 2 + net->layers[0].out_c +
-                                               (size_t)n * (crs * crs + crs)) * sizeof(double));
+                                               (size_t)n * (crs * crs + crs) +
+                                               (crs + (size_t)slots * 3) * net->layers[0].out_c) * sizeof(double));
         if (!net->stream || !net->stream_st) goto nomem;
     }
     net->cap = n;
@@ -3365,11 +3367,15 @@ static int cnn__slot_start(int sl, int n, int slots)   /* the first sample of sl
    rounding: mu in double, S in float lanes about mu rounded to float (c), so that inputs far
    from zero do not cancel; about c rather than mu, S gains PQ (mu_i - c_i)(mu_j - c_j), a part in
    (6e-8 * mean / spread)^2 of it, below its own rounding. st: (K, 2); sc: S then mu (CRS * CRS + CRS
-   doubles), which the backward reuses (cnn__conv_backward_pool_gen). */
-static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, const float *w, const float *b,
-                                    double *sc, double *st)
+   doubles), which the backward reuses (cnn__conv_backward_pool_gen). The K quadratic forms run
+   side by side, lanes along k (wt: w transposed, CRS x K, in double; lane: 3K doubles of
+   scratch), each in the order of a plane-at-a-time loop, whose chain of CRS^2 dependent
+   multiply-adds per plane had cost 7x7 filters 200 us a sample. */
+static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, const double *wt, const float *b,
+                                    double *sc, double *st, double *lane)
 {
     double *S = sc, *mu = sc + (size_t)CRS * CRS;
+    double *CNN__RESTRICT si = lane, *CNN__RESTRICT q = lane + K, *CNN__RESTRICT mean = lane + 2 * K;
     int i, j, k;
     for (j = 0; j < CRS; j++) {   /* in double: the first block's gradient takes the mean as exact,
                                      and an error d in it moves the weight gradient by about
@@ -3388,16 +3394,24 @@ static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, co
                 (double)cnn__sum_cprod(col + (size_t)i * PQ, (float)mu[i], col + (size_t)j * PQ, (float)mu[j], (size_t)PQ);
         }
     for (k = 0; k < K; k++) {
-        const float *wk = w + (size_t)k * CRS;
-        double mean = b ? (double)b[k] : 0.0, q = 0.0;
-        for (i = 0; i < CRS; i++) {
-            double si = 0.0;
-            for (j = 0; j < CRS; j++) si += S[(size_t)i * CRS + j] * (double)wk[j];
-            q += (double)wk[i] * si;
-            mean += (double)wk[i] * mu[i];
+        q[k] = 0.0;
+        mean[k] = b ? (double)b[k] : 0.0;
+    }
+    for (i = 0; i < CRS; i++) {   /* q_k += w_ki (S_i . w_k), mean_k += w_ki mu_i */
+        const double *wi = wt + (size_t)i * K;
+        for (k = 0; k < K; k++) si[k] = 0.0;
+        for (j = 0; j < CRS; j++) {
+            const double sij = S[(size_t)i * CRS + j], *wj = wt + (size_t)j * K;
+            for (k = 0; k < K; k++) si[k] += sij * wj[k];
         }
-        st[2 * k] = mean;
-        st[2 * k + 1] = q;
+        for (k = 0; k < K; k++) {
+            q[k] += wi[k] * si[k];
+            mean[k] += wi[k] * mu[i];
+        }
+    }
+    for (k = 0; k < K; k++) {
+        st[2 * k] = mean[k];
+        st[2 * k + 1] = q[k];
     }
 }
 
@@ -3419,7 +3433,10 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
     cnn__gemm_pack(0, K, CRS, w, CRS, pw);
     if (net->training) {
         float *mean = net->state + B->st_off;
-        int ch;
+        double *wt = pst + (size_t)n * K * 2 + K + (size_t)n * (CRS * CRS + CRS);   /* w', then lanes */
+        int ch, j;
+        for (ch = 0; ch < K; ch++)
+            for (j = 0; j < CRS; j++) wt[(size_t)j * K + ch] = (double)w[(size_t)ch * CRS + j];
         CNN__OMP_FOR(slots > 1)
         for (sl = 0; sl < slots; sl++) {
             int m;
@@ -3427,7 +3444,8 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
                 float *col = L->cache + (size_t)m * cols;
                 double *smu = pst + (size_t)n * K * 2 + K + (size_t)m * (CRS * CRS + CRS);   /* kept */
                 cnn__im2col(&cs, x + (size_t)m * xs, col);
-                cnn__block0_plane_stats(K, CRS, (int)hw, col, w, b, smu, pst + (size_t)m * K * 2);
+                cnn__block0_plane_stats(K, CRS, (int)hw, col, wt, b, smu, pst + (size_t)m * K * 2,
+                                        wt + (size_t)CRS * K + (size_t)sl * 3 * K);
             }
         }
         cnn__bn_forward_train(n, K, hw, NULL, pst, p + B->w_off, p + B->b_off, NULL, NULL, B->invstd,
