@@ -181,13 +181,17 @@ static void test_dataset(void)
 /* ---- networks ---- */
 
 static const char *const SPEC = "(3, (3,3), (1,1), 'relu', 0.2, 2, 'max') (2, (2,2), (1,1), 'tanh', 0.1, 2, 'min')";
+/* more filters than taps: the first block streams (cnn__block0_forward), with its own buffers */
+static const char *const STREAM_SPEC = "(16, (3,3), (1,1), 'relu', 0.2, 2, 'max') (2, (2,2), (1,1), 'relu', 0.1, 2, 'max')";
 
-static void small_desc(cnn_net_desc *d)
+static void spec_desc(cnn_net_desc *d, const char *spec)
 {
     cnn_error e;
     cnn_net_desc_init(d, 1, 10, 10, 3);
-    if (cnn_net_desc_parse(d, SPEC, &e)) { printf("spec: %s\n", e.msg); exit(2); }
+    if (cnn_net_desc_parse(d, spec, &e)) { printf("spec: %s\n", e.msg); exit(2); }
 }
+
+static void small_desc(cnn_net_desc *d) { spec_desc(d, SPEC); }
 
 static void test_create(void)
 {
@@ -277,7 +281,7 @@ static cnn_status train(cnn_net *net, cnn_error *e)
     return cnn_net_train(net, tx, ty, 12, &o, &res, e);
 }
 
-static void test_reserve_and_train(void)
+static void test_reserve_and_train(const char *spec, int streams)
 {
     cnn_net_desc d;
     cnn_net *net = NULL;
@@ -285,13 +289,14 @@ static void test_reserve_and_train(void)
     cnn_status st;
     cnn_rng r;
     long k, want, base = nlive, built;
-    small_desc(&d);
+    spec_desc(&d, spec);
 
     /* reserve: activations for a batch of 5; after a failure the net reserves and runs */
     if (cnn_net_create(&net, &d, &e)) { CHECK(0, "reserve: create: %s", e.msg); return; }
     built = nlive;
     CLEAN_RUN(want, st = cnn_net_reserve(net, 5, &e));
     CHECK(st == CNN_OK, "reserve: %s", e.msg);
+    CHECK((net->stream != NULL) == streams, "%s: the first block %s", spec, streams ? "does not stream" : "streams");
     cnn_net_free(net);
     for (k = 0; k < MAX_K; k++) {
         if (cnn_net_create(&net, &d, &e)) { CHECK(0, "reserve: create: %s", e.msg); return; }
@@ -347,7 +352,12 @@ int main(void)
     test_dataset();
     test_create();
     test_load();
-    test_reserve_and_train();
+    test_reserve_and_train(SPEC, 0);
+#ifdef CNN__GEMM_VECTOR   /* the stream needs the vector GEMM's row generator */
+    test_reserve_and_train(STREAM_SPEC, 1);
+#else
+    test_reserve_and_train(STREAM_SPEC, 0);
+#endif
     CHECK(bad_frees == 0, "%ld frees of a block that was not allocated or already freed", bad_frees);
     CHECK(!overflowed, "more than %d live blocks: raise MAX_LIVE", MAX_LIVE);
     CHECK(nlive == 0, "%ld blocks still allocated at exit", nlive);
