@@ -1360,6 +1360,9 @@ typedef struct cnn__bn_gen {
        the batch norm's input at the pool's picks, its gamma and their gradients */
     const double *mean_d, *smu;
     const float *xs, *gamma;
+    const float *mask;        /* a dropout's mask right after that pool, or NULL: dy is then the
+                                 dropout's output gradient, and its backward (dy * mask) is made
+                                 here, the same bits, instead of in a pass of its own */
     float *dgamma, *dbeta;
     const int32_t *arg;       /* that pool's picks, or NULL */
     float *db;                /* the convolution's bias gradient, or NULL */
@@ -1829,7 +1832,10 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
             for (kk = 0; kk < K; kk++) {
                 const size_t po = ((size_t)m * K + kk) * PPQ;
                 const int32_t *at = gen->arg + po;
-                for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gen->dy[po + i], gen->x[po + i]);
+                if (gen->mask)
+                    for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gen->dy[po + i] * gen->mask[po + i], gen->x[po + i]);
+                else
+                    for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gen->dy[po + i], gen->x[po + i]);
                 sums[kk] += (double)cnn__sum(gr, (size_t)PPQ);
                 sums[K + kk] += (double)cnn__sum_prod(gr, gen->xs + po, gen->mean[kk], gen->invstd[kk], (size_t)PPQ);
                 if (NV == 1) {   /* the study's case, the sums in registers */
@@ -3193,6 +3199,13 @@ static int cnn__conv_takes_pool_gen(const cnn_net *net, int i)
     return cnn__conv_takes_bn_gen(net, i) && cnn__relu_fused_after(net, 1);
 }
 
+/* whether a dropout follows that first block's pool (layer 4): its backward is then folded into
+   the pool-gen sums (cnn__bn_gen.mask), and the pool's output gradient is never written */
+static int cnn__dropout_folded(const cnn_net *net)
+{
+    return cnn__conv_takes_pool_gen(net, 0) && net->nlayers > 4 && net->layers[4].kind == CNN_LAYER_DROPOUT;
+}
+
 /* slot buffers of the streamed first block (cnn__block0_forward) */
 #define CNN__STREAM_SLOTS 16
 
@@ -3217,7 +3230,7 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
         if (!fused_bn && !fused_relu && !streamed && !(L->out = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(pool_gen && i == 2) &&
-            !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
+            !(i == 3 && cnn__dropout_folded(net)) && !(L->dout = (float *)cnn__alloc_floats(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
             cnn_conv_shape cs = L->conv;
             cs.n = n;
@@ -3588,6 +3601,10 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 gen.buf = L->cache + ((size_t)n * cols + cnn__conv_scratch_floats(&cs) + 15) / 16 * 16;
                 if (cnn__conv_takes_pool_gen(net, i)) {   /* the rows from the pool, the rest from sums */
                     gen.dy = P->dout; gen.x = P->out; gen.arg = P->arg; gen.xs = P->cache;
+                    if (cnn__dropout_folded(net)) {   /* layer 4 skipped its backward (no dx to write) */
+                        gen.dy = net->layers[4].dout;
+                        gen.mask = net->layers[4].cache;
+                    }
                     gen.mean_d = net->stream_st + (size_t)n * cs.k * 2;   /* the streamed block's */
                     gen.smu = gen.mean_d + cs.k;
                     gen.gamma = p + B->w_off; gen.dgamma = g + B->w_off; gen.dbeta = g + B->b_off;

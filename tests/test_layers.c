@@ -447,7 +447,7 @@ static void test_net_bn_relu_pool(void)
             cnn_conv_shape cs;
             cnn_pool_shape ps;
             float *x, *ybn, *yr, *yp, *prm, *st, *xh, *is, *dl, *dpool, *drelu, *dxr, *dg, *db, *col, *dw, *dc;
-            float *cmap, *ccol;
+            float *cmap, *ccol, *pdy = NULL;
             const float *bin;
             int32_t *a;
             size_t cnt, ny, hw2, nw, j, bad = 0, bad_arg = 0, bad_inf = 0, bad_g = 0;
@@ -528,7 +528,15 @@ static void test_net_bn_relu_pool(void)
                weight gradient's bands split K (cnn__conv_takes_bn_gen: 16 and 18 filters) */
             memset(cnn_net_grads(net), 0, cnn_net_param_count(net) * sizeof(float));
             cnn_net_backward(net, dl);
-            cnn_pool_backward(&ps, P->pool_type, a, P->dout, dpool);
+            if (!P->dout) {   /* a dropout after the pool, whose backward the net folded into the first
+                                 convolution's (cnn__dropout_folded): here it runs apart */
+                const cnn__layer *D = &net->layers[b + 3];
+                CHECK(D->kind == CNN_LAYER_DROPOUT && cnn__dropout_folded(net), "%s: no gradient behind the pool",
+                      specs[k]);
+                pdy = zeros(ny);
+                cnn_dropout_backward(ny, D->cache, D->dout, pdy);
+            }
+            cnn_pool_backward(&ps, P->pool_type, a, P->dout ? P->dout : pdy, dpool);
             cnn_act_backward(CNN_ACT_RELU, cnt, yr, dpool, drelu);
             cnn_bn_backward(N, B->out_c, hw2, drelu, xh, prm + B->w_off, is, dxr, dg, db);
             cnn_conv_forward_im2col(&cs, x, prm + C0->w_off, prm + C0->b_off, ybn, col);
@@ -545,7 +553,7 @@ static void test_net_bn_relu_pool(void)
                 const float *gn = cnn_net_grads(net);
                 float *rw = zeros(nw), *rb = zeros((size_t)cs.k), *rg = zeros((size_t)cs.k), *rbt = zeros((size_t)cs.k);
                 int pass;
-                ref_block0_backward(&cs, x, cmap, prm + B->w_off, net->desc.bn_eps, P->arg, P->out, P->dout, rw, rb,
+                ref_block0_backward(&cs, x, cmap, prm + B->w_off, net->desc.bn_eps, P->arg, P->out, P->dout ? P->dout : pdy, rw, rb,
                                     rg, rbt);
                 /* with the offset, the layers apart lose a few percent to their float batch norm
                    (a mean rounded to float, in a formula that takes it as exact): only the reference */
@@ -593,7 +601,7 @@ static void test_net_bn_relu_pool(void)
             CHECK(!bad_inf, "%s on %dx%d, inference: pooled output %zu is %.9g, the layers apart give %.9g", specs[k],
                   hw[s][0], hw[s][1], bad_inf - 1, bad_inf ? P->out[bad_inf - 1] : 0.0, bad_inf ? yp[bad_inf - 1] : 0.0);
             free(x); free(ybn); free(yr); free(yp); free(a); free(xh); free(is); free(dl); free(dpool); free(drelu);
-            free(dxr); free(dg); free(db); free(dw); free(dc); free(col); free(cmap); free(ccol);
+            free(dxr); free(dg); free(db); free(dw); free(dc); free(col); free(cmap); free(ccol); free(pdy);
             cnn_net_free(net);
         }
 #ifdef CNN__GEMM_VECTOR
