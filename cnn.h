@@ -2390,11 +2390,11 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
 /* Sigmoid and tanh on our own e^x rather than libm's expf and tanhf, calls that the compiler
    cannot vectorise: glibc's tanhf took 15-24 ns an element here, 70% of study model 9's training
    step. Written without branches (clamps and selects on the bits as integers: a float compare
-   may trap on NaN, so GCC keeps it a branch and the loop scalar), so that -O3 (and clang -O2)
-   run 4, 8 or 16 lanes of it. Medians per element, one core: tanh 1.7 ns, sigmoid 1.1 with
-   AVX-512 (5.2 and 3.6 with SSE2; GCC -O2 vectorises the sigmoid only: 3.2 and 14); libm 15-24
-   and 4-6. Error against double precision, every 61st float: e^x 1.2 ulp, sigmoid 2.4, tanh 1.3
-   (tests/test_layers.c holds them to 3). NaN passes through all three. */
+   may trap on NaN, so GCC keeps it a branch and the loop scalar), so that GCC -O3 and clang -O2
+   run 4, 8 or 16 lanes of it (GCC -O2 does not vectorise these loops). Medians per element, one
+   core, tanh then sigmoid: 1.7 and 1.1 ns with AVX-512, 5.2 and 3.6 with SSE2, 14 and 3.2 at
+   GCC -O2; libm's 15-24 and 4-6. Error against double precision: sigmoid within 2.5 ulp, tanh
+   1.4 (tests/test_act.c holds them to 3, also under -ffast-math). NaN passes through all three. */
 static uint32_t cnn__f32_bits(float f)
 {
     uint32_t u;
@@ -2411,23 +2411,31 @@ static float cnn__f32_from_bits(uint32_t u)
 
 /* e^z. With z = k ln2 + r, |r| <= ln2/2: e^z = 2^k e^r, e^r by its Taylor series to r^7 (the
    next term is below 1e-8 relative), 2^k written straight into the exponent bits. Adding 1.5 *
-   2^23 rounds z log2(e) to the integer k in the low bits of t; ln2 is split in two so that k *
-   ln2_hi is exact (Cody and Waite). z is clamped to [-87.33, 88] so that 2^k stays a normal
-   float: below, e^z is 1.2e-38 instead of smaller; above, 1.7e38 instead of larger. */
+   2^23 rounds z log2(e) to the integer k in the low bits of t; r = z - k ln2 with ln2 split in
+   two floats so that k ln2_hi is exact (Cody and Waite), or under -ffast-math, which would
+   reassociate the two back into one product (67 ulp), in double in one step (35-45% slower
+   here, the same r but for rare last bits). z below -87.33 is clamped there, so that 2^k
+   stays a normal float (e^z is then 1.2e-38 instead of smaller); above 88 (not ln FLT_MAX =
+   88.72, for the same reason), e^z is infinite, so that sigmoid reaches 0. */
 static inline float cnn__expf(float z)
 {
     const float shift = 12582912.0f;
     const uint32_t b = cnn__f32_bits(z);
     const int32_t mag = (int32_t)(b & 0x7FFFFFFFu), lim = 0x42B00000 - (int32_t)(b >> 31) * (0x42B00000 - 0x42AEA8F6);
     const uint32_t nan = 0u - (uint32_t)(mag > 0x7F800000);   /* lim: 88 or -87.33's magnitude */
+    const uint32_t over = 0u - (uint32_t)((b >> 31) == 0u && mag > 0x42B00000);   /* z > 88 (and NaN: nan wins) */
     const float x = cnn__f32_from_bits((uint32_t)(mag < lim ? mag : lim) | (b & 0x80000000u));
     const uint32_t tb = cnn__f32_bits(cnn__f32(x * 1.44269504f + shift));   /* 0x4B400000 + k */
     const float k = (float)((int32_t)(tb & 0x7FFFFFu) - 0x400000);   /* not t - shift: -ffast-math drops that */
+#ifdef __FAST_MATH__
+    const float r = (float)((double)x - (double)k * 0.6931471805599453);
+#else
     const float r = (x - k * 0.693145751953125f) - k * 1.42860677e-6f;
+#endif
     const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
                     r * (1.0f / 720 + r * (1.0f / 5040)))))));
     const float y = p * cnn__f32_from_bits((tb - 0x4B400000u + 127u) << 23);
-    return cnn__f32_from_bits((cnn__f32_bits(y) & ~nan) | (b & nan));
+    return cnn__f32_from_bits((((cnn__f32_bits(y) & ~over) | (0x7F800000u & over)) & ~nan) | (b & nan));
 }
 
 static inline float cnn__sigmoidf(float x) { return 1.0f / (1.0f + cnn__expf(-x)); }
@@ -2438,11 +2446,11 @@ static inline float cnn__sigmoidf(float x) { return 1.0f / (1.0f + cnn__expf(-x)
 static inline float cnn__tanhf(float x)
 {
     const float a = fabsf(x), u = x * x;
-    const float small = a + a * u * (-3.333333317e-1f + u * (1.333330356e-1f + u * (-5.395925958e-2f +
+    const float near0 = a + a * u * (-3.333333317e-1f + u * (1.333330356e-1f + u * (-5.395925958e-2f +
                         u * (2.176891865e-2f + u * (-8.343945516e-3f + u * 2.292744816e-3f)))));
-    const float big = 1.0f - 2.0f / (cnn__expf(2.0f * a) + 1.0f);
+    const float far = 1.0f - 2.0f / (cnn__expf(2.0f * a) + 1.0f);
     const uint32_t m = 0u - (uint32_t)((int32_t)cnn__f32_bits(a) < 0x3F200000);   /* a < 0.625 */
-    return cnn__f32_from_bits((cnn__f32_bits(small) & m) | (cnn__f32_bits(big) & ~m) | (cnn__f32_bits(x) & 0x80000000u));
+    return cnn__f32_from_bits((cnn__f32_bits(near0) & m) | (cnn__f32_bits(far) & ~m) | (cnn__f32_bits(x) & 0x80000000u));
 }
 
 static void cnn__act_forward_range(cnn_act a, size_t count, const float *x, float *y)
@@ -3261,11 +3269,13 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     if (cnn__conv_takes_pool_gen(net, 0)) {
         const int slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
         const cnn_conv_shape *c0 = &net->layers[0].conv;
-        const size_t crs = (size_t)c0->c * c0->r * c0->s;   /* and each sample's S and mu */
+        const size_t crs = (size_t)c0->c * c0->r * c0->s, K = (size_t)net->layers[0].out_c;
+        size_t per, stn;   /* stream_st: (n, K, 2), K, n * (S and mu), w' and the slots' lanes */
+        if (!cnn__mul_size(crs, crs + 1, &per) || per > (size_t)-1 - 2 * K || !cnn__mul_size(per + 2 * K, (size_t)n, &stn) ||
+            !cnn__mul_size(crs + (size_t)slots * 3 + 1, K, &per) || stn > (size_t)-1 - per ||
+            !cnn__mul_size(stn + per, sizeof(double), &stn)) goto overflow;
         net->stream = (float *)cnn__alloc_floats((size_t)slots * net->layers[0].out_size);
-        net->stream_st = (double *)CNN_MALLOC(((size_t)n * net->layers[0].out_c * 2 + net->layers[0].out_c +
-                                               (size_t)n * (crs * crs + crs) +
-                                               (crs + (size_t)slots * 3) * net->layers[0].out_c) * sizeof(double));
+        net->stream_st = (double *)CNN_MALLOC(stn);
         if (!net->stream || !net->stream_st) goto nomem;
     }
     net->cap = n;
@@ -3383,7 +3393,7 @@ static int cnn__slot_start(int sl, int n, int slots)   /* the first sample of sl
    doubles), which the backward reuses (cnn__conv_backward_pool_gen). The K quadratic forms run
    side by side, lanes along k (wt: w transposed, CRS x K, in double; lane: 3K doubles of
    scratch), each in the order of a plane-at-a-time loop, whose chain of CRS^2 dependent
-   multiply-adds per plane had cost 7x7 filters 200 us a sample. */
+   multiply-adds per plane had cost 7x7 filters about 170 us of a sample's 470 (one thread). */
 static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, const double *wt, const float *b,
                                     double *sc, double *st, double *lane)
 {

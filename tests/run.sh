@@ -77,6 +77,9 @@ fi
 # divergence is caught by reading exponent bits, so it survives -ffast-math
 step build-test_train-fast-math gcc $WARN -O2 -ffast-math tests/test_train.c -o "$out/train_fastmath" -lm
 step run-test_train-fast-math "$out/train_fastmath"
+# sigmoid's and tanh's e^x keeps its accuracy there (its range reduction in double when __FAST_MATH__)
+step build-test_act-fast-math gcc $WARN -O2 -ffast-math tests/test_act.c -o "$out/act_fastmath" -lm
+step run-test_act-fast-math "$out/act_fastmath"
 
 # 3. OpenMP never changes a bit: the trained weights' hash is the same in every build
 same_hash() {

@@ -181,7 +181,8 @@ static void test_dataset(void)
 /* ---- networks ---- */
 
 static const char *const SPEC = "(3, (3,3), (1,1), 'relu', 0.2, 2, 'max') (2, (2,2), (1,1), 'tanh', 0.1, 2, 'min')";
-/* more filters than taps: the first block streams (cnn__block0_forward), with its own buffers */
+/* 16 filters for 9 taps (more 4-filter tiles than 4-tap tiles, cnn__conv_gen_applies): the first
+   block streams (cnn__block0_forward), with buffers of its own */
 static const char *const STREAM_SPEC = "(16, (3,3), (1,1), 'relu', 0.2, 2, 'max') (2, (2,2), (1,1), 'relu', 0.1, 2, 'max')";
 
 static void spec_desc(cnn_net_desc *d, const char *spec)
