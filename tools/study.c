@@ -141,7 +141,8 @@ typedef struct run_ctx {
     result *r;
     const char *label;
     double t0, t_epoch;
-    int nbatches_seen;
+    double ep_s[1000];   /* each epoch's seconds, for the ETA */
+    int nep, nbatches_seen;
     text csv;
 } run_ctx;
 
@@ -171,6 +172,7 @@ static void resume_history(run_ctx *c, int epoch)
         double ep, a, l, va, vl, sec;
         if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &ep, &a, &l, &va, &vl, &sec) != 6 || ep >= epoch - 1) break;
         tcat(&c->csv, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", (int)ep, a, l, va, vl, sec);
+        if (c->nep < 1000) c->ep_s[c->nep++] = sec - last;
         r->h_acc[r->nh] = a; r->h_loss[r->nh] = l; r->h_vacc[r->nh] = va; r->h_vloss[r->nh] = vl;
         r->nh++;
         last = sec;
@@ -180,16 +182,34 @@ static void resume_history(run_ctx *c, int epoch)
     printf("  %s resumed from its checkpoint after epoch %d\n", c->label, epoch - 1);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median epoch's seconds, not the mean: an epoch stretched by a stopped process or a busy
+   machine (a run paused for minutes, say) should not inflate every later estimate. */
+static double median_epoch_s(const run_ctx *c)
+{
+    double s[1000];
+    int n = c->nep;
+    if (n == 0) return 0.0;
+    memcpy(s, c->ep_s, (size_t)n * sizeof s[0]);
+    qsort(s, (size_t)n, sizeof s[0], cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
 static int on_epoch(const cnn_epoch_info *e, void *user)
 {
     run_ctx *c = (run_ctx *)user;
     result *r = c->r;
-    double t = now_s(), per;
+    double t = now_s();
     int left = e->epochs - e->epoch, by_patience = c->o->patience - e->wait;
     char path[700];
     if (c->o->patience > 0 && by_patience < left) left = by_patience;
     if (e->epoch > 1 && r->nh == 0) resume_history(c, e->epoch);
-    per = (t - c->t0) / e->epoch;   /* after a resume, t0 carries the killed run's seconds */
+    if (c->nep < 1000) c->ep_s[c->nep++] = t - c->t_epoch;
     if (r->nh < 1000) {
         r->h_acc[r->nh] = e->acc; r->h_loss[r->nh] = e->loss;
         r->h_vacc[r->nh] = e->val_acc; r->h_vloss[r->nh] = e->val_loss;
@@ -198,7 +218,7 @@ static int on_epoch(const cnn_epoch_info *e, void *user)
     if (c->o->progress) fprintf(stderr, "\r%*s\r", 90, "");
     printf("  %s epoch %3d/%d  loss %.4f acc %.4f  val_loss %.4f val_acc %.4f%s  %5.1fs  at most %d more (~%.0fs)\n",
            c->label, e->epoch, e->epochs, e->loss, e->acc, e->val_loss, e->val_acc, e->improved ? " *" : "  ",
-           t - c->t_epoch, left, left * per);
+           t - c->t_epoch, left, left * median_epoch_s(c));
     fflush(stdout);
     c->t_epoch = t;
     /* the history as Keras' CSVLogger writes it, plus seconds; rewritten whole every epoch */
