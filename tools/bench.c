@@ -269,6 +269,50 @@ static void bench_convs(const int *threads, int nthreads, const double *peak)
     }
 }
 
+/* ---- activations: ns per element of cnn_act_forward's sigmoid and tanh, which run on cnn.h's
+   own e^x, beside the same functions on libm (expf, tanhf), one thread, on 64 Ki floats drawn
+   uniformly from [-4, 4] (the span of a batch norm's output), which stay in the L2 cache ---- */
+typedef struct { cnn_act act; int libm; const float *x; float *y; size_t n; } act_ctx;
+
+static double act_run(void *p)
+{
+    act_ctx *c = (act_ctx *)p;
+    double t0 = now();
+    size_t i;
+    if (!c->libm) cnn_act_forward(c->act, c->n, c->x, c->y);
+    else if (c->act == CNN_ACT_TANH) for (i = 0; i < c->n; i++) c->y[i] = tanhf(c->x[i]);
+    else for (i = 0; i < c->n; i++) c->y[i] = 1.0f / (1.0f + expf(-c->x[i]));
+    return now() - t0;
+}
+
+static void bench_acts(void)
+{
+    static const cnn_act acts[2] = {CNN_ACT_SIGMOID, CNN_ACT_TANH};
+    act_ctx c;
+    cnn_rng rng;
+    float *x, *y;
+    double ns[2];
+    size_t i;
+    int a, libm;
+    cnn_rng_seed(&rng, 7);
+    c.n = (size_t)1 << 16;
+    x = random_floats(&rng, c.n);
+    y = random_floats(&rng, c.n);
+    for (i = 0; i < c.n; i++) x[i] = 8.0f * x[i] - 4.0f;
+    c.x = x; c.y = y;
+    set_threads(1);
+    for (a = 0; a < 2; a++) {
+        c.act = acts[a];
+        for (libm = 0; libm < 2; libm++) {
+            c.libm = libm;
+            ns[libm] = median_seconds(act_run, &c) / (double)c.n * 1e9;
+            emit(ns[libm], "act_ns_per_element fn=%s impl=%s threads=1", cnn_act_name(acts[a]), libm ? "libm" : "cnn");
+        }
+        emit(ns[1] / ns[0], "act_speedup fn=%s cnn/libm threads=1", cnn_act_name(acts[a]));
+    }
+    free(x); free(y);
+}
+
 /* ---- whole networks: one training step, or one inference forward pass, per repetition ---- */
 typedef struct {
     cnn_net *net;
@@ -393,6 +437,7 @@ int main(int argc, char **argv)
 
         note("conv: naive on 8 samples (GFLOP/s is a rate, so it compares with im2col's at batch 128)");
         bench_convs(threads, nthreads, peak);
+        bench_acts();
 
         note("peak_rss_mib: the process's peak resident memory so far (getrusage), convolution buffers included");
         bench_model(1, threads, nthreads, train_ips);
