@@ -91,6 +91,24 @@ same_hash() {
     [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ]
 }
 step same-weights-with-and-without-openmp same_hash
+# nor does GCC's -O level: the implementation compiles at -O3 whatever the caller's (#pragma GCC
+# optimize in cnn.h), so with FMA to contract (-march=native, where the machine has it) an -O1
+# and an -O3 build train the same weights (without the pragma they differ)
+if gcc -march=native -E -x c /dev/null >/dev/null 2>&1; then
+    for o in O1 O3; do
+        step "build-test_train-$o-native" gcc -std=gnu99 -Wall -Wextra -Wpedantic -Werror -$o -march=native tests/test_train.c \
+            -o "$out/train_${o}_native" -lm
+        step "run-test_train-$o-native" "$out/train_${o}_native"
+    done
+    same_hash_olevel() {
+        local a b
+        a=$(grep 'weights hash' "$out/run-test_train-O1-native.log")
+        b=$(grep 'weights hash' "$out/run-test_train-O3-native.log")
+        echo "-O1: $a"; echo "-O3: $b"
+        [ -n "$a" ] && [ "$a" = "$b" ]
+    }
+    step same-weights-at-O1-and-O3 same_hash_olevel
+fi
 
 # 4. sanitizers: every test under ASan + UBSan, gcc and clang, any report is fatal
 if [ "${QUICK:-0}" != 1 ]; then
@@ -121,7 +139,7 @@ fi
 # 6. the examples and tools run
 step run-quickstart "$out/quickstart"
 bench_smoke() { "$out/bench" --quick > "$out/bench.txt" && grep -q '^train_images_per_s model=1 batch=32 threads=1: [0-9]' "$out/bench.txt" &&
-                grep -q '^peak_gflops' "$out/bench.txt"; }
+                grep -q '^peak_gflops' "$out/bench.txt" && grep -q '^act_ns_per_element fn=tanh impl=cnn threads=1: [0-9]' "$out/bench.txt"; }
 step run-bench-quick bench_smoke
 bench_model() { "$out/bench" --quick --model 22 > "$out/bench22.txt" && grep -q '^infer_images_per_s model=22 batch=128 threads=1: [0-9]' "$out/bench22.txt" &&
                 ! grep -q '^peak_gflops\|model=1 ' "$out/bench22.txt" && ! "$out/bench" --model 23 2>/dev/null; }
