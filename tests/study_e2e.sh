@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/study_e2e.sh - tools/study end to end on a small budget (2 configurations, 3000 training
 # images, 2 epochs): result files parse, the report carries the study's numbers, every SVG is
-# well-formed XML, a second run with the same seed gives the same numbers, and a study killed
-# with SIGKILL resumes without redoing finished runs. Needs the Fashion-MNIST package.
+# well-formed XML, a second run with the same seed gives the same numbers, a study killed with
+# SIGKILL resumes without redoing finished runs, --merge and --list-commands. Needs the
+# Fashion-MNIST package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/tests/study}
@@ -80,4 +81,15 @@ grep -qF "| 22 | \`(64, (3,3), (1,1), 'relu', 0.2, 2, 'max')\` | 0.962 |" "$out/
 # ... stating the budget the runs were made with, not the merge's default options
 grep -qF "(patience 2, best weights restored, cap 2 epochs), batch 32; 2700 training images after the hold-out, 1000 test images." \
     "$out/merged/report.md" || fail "--merge report does not state the runs' budget"
+
+# --list-commands: one command per configuration, each with --no-report, so that parallel jobs
+# sharing OUT never rewrite its report at the same time; such a run leaves the report alone
+cmds=$("$out/study" --list-commands "${args[@]}" --out "$out/a")
+[ "$(echo "$cmds" | wc -l)" = 2 ] || fail "--list-commands: expected 2 commands, got: $cmds"
+{ echo "$cmds" | grep -q -- "--models 1 .*--no-report" && echo "$cmds" | grep -q -- "--models 22 .*--no-report"; } ||
+    fail "--list-commands: $cmds"
+rm "$out/a/report.md"
+eval "$(echo "$cmds" | head -1)" > "$out/d.log" || fail "a listed command failed: $(tail -3 "$out/d.log")"
+grep -q "finished before, skipped" "$out/d.log" || fail "the listed command redid a finished run"
+[ ! -e "$out/a/report.md" ] || fail "--no-report wrote the report"
 echo "study end to end: ok"

@@ -28,7 +28,7 @@
 typedef struct options {
     int models[64], nmodels;
     const char *spec;                 /* a custom configuration instead of --models */
-    int epochs, batch, patience, seeds, threads, quick, list, progress;
+    int epochs, batch, patience, seeds, threads, quick, list, progress, report;
     double val_split, bn_momentum;
     unsigned long long seed;
     cnn_order order;
@@ -771,6 +771,9 @@ static void usage(FILE *f)
 "                    study's: 845 steps are few for batch norm's running averages at momentum 0.99)\n"
 "  --bn-momentum M   batch-norm momentum (default 0.99, Keras')\n"
 "  --no-progress     no progress bar\n"
+"  --no-report       leave OUT/report.md and the summary plots alone (the commands of --list-commands\n"
+"                    carry it, so that parallel jobs sharing OUT do not all rewrite them; --merge\n"
+"                    builds them once at the end)\n"
 "Runs whose OUT/<run>/result.json exists are skipped, so a killed study resumes where it stopped.\n",
             CNN_DATA_DIR_DEFAULT);
 }
@@ -816,6 +819,7 @@ int main(int argc, char **argv)
     o.epochs = 200; o.batch = 32; o.patience = 20; o.seeds = 1; o.val_split = 0.1; o.seed = 42; o.out = "results";
     o.bn_momentum = 0.99;
     o.progress = isatty(2);
+    o.report = 1;
     for (i = 0; i < argc; i++) {
         size_t l = strlen(cmdline);
         snprintf(cmdline + l, sizeof cmdline - l, "%s%s%s%s", i ? " " : "", strchr(argv[i], ' ') ? "\"" : "", argv[i],
@@ -849,6 +853,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--out") && i + 1 < argc) o.out = argv[++i];
         else if (!strcmp(a, "--quick")) { o.quick = 1; o.limit = 6000; o.test_limit = 2000; o.epochs = 5; o.patience = 5; }
         else if (!strcmp(a, "--no-progress")) o.progress = 0;
+        else if (!strcmp(a, "--no-report")) o.report = 0;
         else if (!strcmp(a, "--bn-momentum") && i + 1 < argc) {
             char *e;
             o.bn_momentum = strtod(argv[++i], &e);
@@ -879,13 +884,16 @@ int main(int argc, char **argv)
                 int j;
                 printf("%s", argv[0]);
                 for (j = 1; j < argc; j++) {
-                    if (!strcmp(argv[j], "--list-commands")) continue;
+                    if (!strcmp(argv[j], "--list-commands") || !strcmp(argv[j], "--no-report") ||
+                        !strcmp(argv[j], "--no-progress"))
+                        continue;
                     if (!strcmp(argv[j], "--models") || !strcmp(argv[j], "--seed") || !strcmp(argv[j], "--seeds")) { j++; continue; }
                     if (!strcmp(argv[j], "--spec")) { printf(" --spec \"%s\"", argv[++j]); continue; }
                     printf(" %s", argv[j]);
                 }
                 if (o.models[i]) printf(" --models %d", o.models[i]);
-                printf(" --seed %llu --no-progress\n", o.seed + (unsigned long long)k);
+                /* jobs that share OUT must not all rewrite OUT/report.md: --merge builds it once */
+                printf(" --seed %llu --no-progress --no-report\n", o.seed + (unsigned long long)k);
             }
         return 0;
     }
@@ -946,9 +954,10 @@ int main(int argc, char **argv)
             nr++;
         }
     /* the report covers every finished run in OUT, also those of earlier invocations */
-    build_report(&o, rs, gather(o.out, rs, 0), cmdline);
+    if (o.report) build_report(&o, rs, gather(o.out, rs, 0), cmdline);
     cnn_dataset_free(&train);
     cnn_dataset_free(&test);
-    printf("study: done; report: %s/report.md\n", o.out);
+    if (o.report) printf("study: done; report: %s/report.md\n", o.out);
+    else printf("study: done; no report (--no-report): study --merge %s --out %s builds it\n", o.out, o.out);
     return 0;
 }
