@@ -634,15 +634,23 @@ CNN_API void cnn_argmax_rows(const float *probs, size_t n, int classes, int *pre
 /* GCC vectorises few loops below -O3 (at -O2 only those that need neither a scalar tail nor a
    runtime check that two pointers do not overlap; before GCC 12, none), and most of this file's
    time goes to such loops: a plain `cc -O2` build trained the study's base model 2.8x slower
-   than `cc -O3`. So when GCC optimises for speed, the implementation asks for -O3 for itself
-   (the caller's code keeps its level). Same bits as before at the default -march (SSE2 has no
-   FMA to contract); with FMA, -O1, -O2 and -O3 now give the bits -O3 gave. -Os and -O0 are left
-   alone; define CNN_NO_OPTIMIZE_PRAGMA to keep the caller's level (-Og, say). */
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__INTEL_COMPILER) && defined(__OPTIMIZE__) && \
-    !defined(__OPTIMIZE_SIZE__) && !defined(CNN_NO_OPTIMIZE_PRAGMA)
+   than `cc -O3`. So when GCC optimises for speed (-O1, -O2, -Og too), the implementation asks
+   for -O3 for itself; the caller's code keeps its level, but GCC will not inline these
+   functions into it (different options), which matters only with CNN_STATIC or -flto. Same
+   bits as before at the default -march (SSE2 has no FMA to contract); with FMA, in GCC's GNU
+   modes (which contract), -O1, -O2 and -O3 now give the bits -O3 gave. -Os and -O0 are left
+   alone; define CNN_NO_OPTIMIZE_PRAGMA to keep the caller's level. "O3" alone would switch
+   -Ofast's fast-math off inside and leave __FAST_MATH__ undefined after pop_options, hence
+   the second form. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__INTEL_COMPILER) && !defined(__NVCOMPILER) && \
+    defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && !defined(CNN_NO_OPTIMIZE_PRAGMA)
 #define CNN__O3_PRAGMA 1
 #pragma GCC push_options
+#ifdef __FAST_MATH__
+#pragma GCC optimize("O3", "fast-math")
+#else
 #pragma GCC optimize("O3")
+#endif
 #endif
 
 #if defined(CNN_MALLOC) && defined(CNN_FREE) && defined(CNN_REALLOC)
@@ -2408,9 +2416,9 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
    step. Written without branches (clamps and selects on the bits as integers: a float compare
    may trap on NaN, so GCC keeps it a branch and the loop scalar), so that the compilers run 4,
    8 or 16 lanes of it (GCC -O2 too, with the loop shaped as in cnn__act_forward_range). Per
-   element, one core (tools/bench's act_ns_per_element, medians), sigmoid then tanh: about 0.9
-   and 1.2 ns with AVX-512, 4 and 5 with SSE2 at -O3, 4 and 6 at GCC -O2; libm's 3.5-6 and
-   20-35. Error against double precision: sigmoid within 2.5 ulp, tanh 1.4 (tests/test_act.c
+   element, one core (tools/bench's act_ns_per_element, medians), sigmoid then tanh: about 1.0
+   and 1.5 ns with AVX-512, 4 and 5 with SSE2 at -O3, 4 and 6 at GCC -O2; libm's 4-9 and
+   22-39. Error against double precision: sigmoid within 2.5 ulp, tanh 1.4 (tests/test_act.c
    holds them to 3, and to 5 under GCC's -ffast-math). NaN passes through all three. */
 static uint32_t cnn__f32_bits(float f)
 {
@@ -2471,10 +2479,13 @@ static inline float cnn__tanhf(float x)
 }
 
 /* y[i] = f(x[i]) in blocks of 16 through a local array, then the rest one by one: the inner
-   loop has a fixed trip count and cannot alias x, so that GCC -O2 vectorises it too (its cost
-   model there refuses loops that need a scalar tail or a runtime check for y overlapping x;
-   the straight loop ran sigmoid at 15 ns an element, this one at 6 with SSE2 and 0.9 with
-   AVX-512). Same bits either way: the function is applied element by element. */
+   loop has a fixed trip count and cannot alias x, so that GCC 12's -O2 vectorises it too
+   (its cost model there refuses loops that need a scalar tail or a runtime check for y
+   overlapping x: the plain loop ran sigmoid at 11-15 ns an element, this one at about 4 with
+   SSE2; before GCC 12, -O2 vectorises nothing). Mostly moot under CNN__O3_PRAGMA, but it
+   holds with CNN_NO_OPTIMIZE_PRAGMA, and the loop is no worse for it. Same bits either
+   way, the function being applied element by element, except under -ffast-math, which may
+   reorder the vector loop's arithmetic and the scalar tail's differently. */
 #define CNN__ACT_MAP(f)                                                    \
     do {                                                                   \
         for (i = 0; i + 16 <= count; i += 16) {                            \
@@ -5852,6 +5863,7 @@ CNN_API void cnn_argmax_rows(const float *probs, size_t n, int classes, int *pre
 
 #ifdef CNN__O3_PRAGMA
 #pragma GCC pop_options
+#undef CNN__O3_PRAGMA
 #endif
 #endif /* CNN_IMPLEMENTATION_DONE */
 #endif /* CNN_IMPLEMENTATION */

@@ -80,6 +80,9 @@ step run-test_train-fast-math "$out/train_fastmath"
 # sigmoid's and tanh's e^x keeps its accuracy there (its range reduction in double when __FAST_MATH__)
 step build-test_act-fast-math gcc $WARN -O2 -ffast-math tests/test_act.c -o "$out/act_fastmath" -lm
 step run-test_act-fast-math "$out/act_fastmath"
+# ... and under -Ofast, whose fast-math cnn.h's "#pragma GCC optimize" must keep
+step build-test_act-ofast gcc $WARN -Ofast tests/test_act.c -o "$out/act_ofast" -lm
+step run-test_act-ofast "$out/act_ofast"
 
 # 3. OpenMP never changes a bit: the trained weights' hash is the same in every build
 same_hash() {
@@ -92,9 +95,9 @@ same_hash() {
 }
 step same-weights-with-and-without-openmp same_hash
 # nor does GCC's -O level: the implementation compiles at -O3 whatever the caller's (#pragma GCC
-# optimize in cnn.h), so with FMA to contract (-march=native, where the machine has it) an -O1
-# and an -O3 build train the same weights (without the pragma they differ)
-if gcc -march=native -E -x c /dev/null >/dev/null 2>&1; then
+# optimize in cnn.h), so with FMA to contract (GNU mode, -march=native on a machine with FMA)
+# an -O1 and an -O3 build train the same weights (without the pragma they differ)
+if grep -qw fma /proc/cpuinfo 2>/dev/null && gcc -march=native -E -x c /dev/null >/dev/null 2>&1; then
     for o in O1 O3; do
         step "build-test_train-$o-native" gcc -std=gnu99 -Wall -Wextra -Wpedantic -Werror -$o -march=native tests/test_train.c \
             -o "$out/train_${o}_native" -lm
@@ -108,6 +111,8 @@ if gcc -march=native -E -x c /dev/null >/dev/null 2>&1; then
         [ -n "$a" ] && [ "$a" = "$b" ]
     }
     step same-weights-at-O1-and-O3 same_hash_olevel
+else
+    echo "skip  same-weights-at-O1-and-O3: no FMA here, so nothing for the -O level to change"
 fi
 
 # 4. sanitizers: every test under ASan + UBSan, gcc and clang, any report is fatal
