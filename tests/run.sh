@@ -159,6 +159,16 @@ step run-idxinfo idxinfo_smoke
 step study-end-to-end bash tests/study_e2e.sh "$out/study"
 predict_smoke() { "$out/predict" "$out/study/a/m22_bnact_s42/model.cnn" 3 | grep -q '^accuracy over 10000 test images: 0\.[5-9]'; }
 step run-predict-on-a-study-model predict_smoke
+# the README's main job trains (a committed results/quick must not make it skip everything) and
+# says where its report is; one configuration here, all 22 in the README's command
+main_job() {
+    local d="$out/main-job"
+    rm -rf "$d"
+    STUDY_OUT="$d" sh tools/run-study.sh --models 22 --no-progress > "$out/main-job.txt" 2>&1 &&
+        grep -q "^The report is $d/report.md" "$out/main-job.txt" && [ -s "$d/report.md" ] &&
+        [ -s "$d/m22_bnact_s42/result.json" ] && ! grep -q 'finished before' "$out/main-job.txt"
+}
+step main-job-trains main_job
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
