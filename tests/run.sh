@@ -169,6 +169,12 @@ main_job() {
         [ -s "$d/m22_bnact_s42/result.json" ] && ! grep -q 'finished before' "$out/main-job.txt"
 }
 step main-job-trains main_job
+estimate_smoke() {
+    python3 tools/study_estimate.py results/full results/bench/bench-models-*-run*.txt > "$out/estimate.txt" &&
+        [ "$(grep -c '^ *[0-9]' "$out/estimate.txt")" -eq 22 ] && grep -q '^total: [0-9]* s' "$out/estimate.txt" &&
+        ! python3 tools/study_estimate.py results/full tests/run.sh >/dev/null 2>&1
+}
+step study-estimate estimate_smoke
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""study_estimate.py - how long the full study takes on this machine, from measured parts.
+
+    for m in $(seq 1 22); do ./bench --model $m; done > bench-models.txt   (a few times)
+    python3 tools/study_estimate.py results/full bench-models*.txt
+
+For each model with a result in RESULTS_DIR: its epochs times (54,000 / training images/s +
+6,000 / inference images/s), the training and validation passes of one epoch, plus one
+pass over 64,000 images at the end (the training and test sets evaluated with the best
+weights). Images/s are tools/bench's figures at batch 32 and --threads (default 2), the median
+over the files given. Startup, data loading and checkpoints are left out.
+"""
+import glob, json, os, re, statistics, sys
+
+
+def main(argv):
+    threads = 2
+    if len(argv) > 2 and argv[1] == "--threads":
+        threads, argv = int(argv[2]), argv[:1] + argv[3:]
+    if len(argv) < 3:
+        sys.exit("usage: study_estimate.py [--threads N] RESULTS_DIR BENCH_OUTPUT...")
+    results, benches = argv[1], argv[2:]
+    ips = {}
+    for path in benches:
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"(train|infer)_images_per_s model=(\d+) batch=32 threads=%d: ([0-9.]+)$" % threads,
+                             line.strip())
+                if m:
+                    ips.setdefault((m.group(1), int(m.group(2))), []).append(float(m.group(3)))
+    total = 0.0
+    print("model  epochs  train/s  infer/s  estimate_s  measured_s")
+    for path in sorted(glob.glob(os.path.join(results, "m[0-9][0-9]_*", "result.json"))):
+        with open(path) as f:
+            r = json.load(f)
+        model = r.get("model")
+        if ("train", model) not in ips or ("infer", model) not in ips:
+            sys.exit("study_estimate: no batch=32 threads=%d figures for model %s in the bench files" % (threads, model))
+        tr = statistics.median(ips[("train", model)])
+        inf = statistics.median(ips[("infer", model)])
+        sec = r["epochs"] * (54000 / tr + 6000 / inf) + 64000 / inf
+        total += sec
+        print("%5d  %6d  %7.0f  %7.0f  %10.0f  %10.0f" % (model, r["epochs"], tr, inf, sec, r["seconds"]))
+    print("total: %.0f s (%.1f hours) on %d threads" % (total, total / 3600, threads))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
