@@ -13,34 +13,51 @@ over the files given. Startup, data loading and checkpoints are left out.
 import glob, json, os, re, statistics, sys
 
 
+def fail(msg):
+    sys.exit("study_estimate: " + msg)
+
+
 def main(argv):
     threads = 2
     if len(argv) > 2 and argv[1] == "--threads":
+        if not argv[2].isdigit() or int(argv[2]) < 1:
+            fail("--threads wants a positive whole number, not %r" % argv[2])
         threads, argv = int(argv[2]), argv[:1] + argv[3:]
     if len(argv) < 3:
         sys.exit("usage: study_estimate.py [--threads N] RESULTS_DIR BENCH_OUTPUT...")
     results, benches = argv[1], argv[2:]
     ips = {}
     for path in benches:
-        with open(path) as f:
-            for line in f:
-                m = re.match(r"(train|infer)_images_per_s model=(\d+) batch=32 threads=%d: ([0-9.]+)$" % threads,
-                             line.strip())
-                if m:
-                    ips.setdefault((m.group(1), int(m.group(2))), []).append(float(m.group(3)))
+        try:
+            lines = open(path).read().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            fail("%s: cannot read: %s" % (path, e))
+        for line in lines:
+            m = re.match(r"(train|infer)_images_per_s model=(\d+) batch=32 threads=%d: ([0-9.]+)$" % threads,
+                         line.strip())
+            if m:
+                ips.setdefault((m.group(1), int(m.group(2))), []).append(float(m.group(3)))
+    paths = sorted(glob.glob(os.path.join(results, "m[0-9][0-9]_*", "result.json")))
+    if not paths:
+        fail("%s: no study results (mNN_*/result.json) there" % results)
     total = 0.0
     print("model  epochs  train/s  infer/s  estimate_s  measured_s")
-    for path in sorted(glob.glob(os.path.join(results, "m[0-9][0-9]_*", "result.json"))):
-        with open(path) as f:
-            r = json.load(f)
-        model = r.get("model")
+    for path in paths:
+        try:
+            with open(path) as f:
+                r = json.load(f)
+            model, epochs, seconds = r["model"], int(r["epochs"]), float(r["seconds"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            fail("%s: not a study result: %s" % (path, e))
         if ("train", model) not in ips or ("infer", model) not in ips:
-            sys.exit("study_estimate: no batch=32 threads=%d figures for model %s in the bench files" % (threads, model))
+            fail("no batch=32 threads=%d figures for model %s in the bench files" % (threads, model))
         tr = statistics.median(ips[("train", model)])
         inf = statistics.median(ips[("infer", model)])
-        sec = r["epochs"] * (54000 / tr + 6000 / inf) + 64000 / inf
+        if tr <= 0 or inf <= 0:
+            fail("model %s: images/s of zero in the bench files" % model)
+        sec = epochs * (54000 / tr + 6000 / inf) + 64000 / inf
         total += sec
-        print("%5d  %6d  %7.0f  %7.0f  %10.0f  %10.0f" % (model, r["epochs"], tr, inf, sec, r["seconds"]))
+        print("%5d  %6d  %7.0f  %7.0f  %10.0f  %10.0f" % (model, epochs, tr, inf, sec, seconds))
     print("total: %.0f s (%.1f hours) on %d threads" % (total, total / 3600, threads))
 
 
