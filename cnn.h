@@ -2014,20 +2014,22 @@ static int cnn__pool2_applies(const cnn_pool_shape *ps)
     return ps->size == 2 && ps->stride == 2;
 }
 
-/* one output row of 2x2, stride-2 pooling from input rows r0 and r1 (W: the input's row length
-   and at0: the index of r0[0] in its plane, both for arg), each window's values in the order of
-   the general loop below (so ties and NaNs keep the first position). Selects, not branches:
-   after ReLU about half the values tie at zero, a pattern no branch predictor guesses.
+/* rows output rows of 2x2, stride-2 pooling, the first from input rows r0 and r1 (W: the input's
+   row length and at0: the index of r0[0] in its plane, both for arg), each next one from the two
+   input rows 2W further on and written Q further on; each window's values in the order of the
+   general loop below (so ties and NaNs keep the first position). A plane in one call: choosing
+   among the variants below and the call had cost as much as a 13-window row itself. Selects, not
+   branches: after ReLU about half the values tie at zero, a pattern no branch predictor guesses.
    The study's rows have Q = 13 or 6 windows: a vectorised loop over 13 leaves 5 to a scalar
    tail, so Q >= 8 runs in blocks of exactly 8 windows, the last block moved back to end at Q
    (a few windows computed twice, to the same values): every window in vector code.
    With arg and zs, zs[q] also receives the value of rows z0, z1 (another map of the same shape)
    at the pick: the fused pool keeps its batch norm's input there (cnn__conv_pool_gen_sums). */
-static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, const float *CNN__RESTRICT r1, int W,
-                           int Q, float *CNN__RESTRICT y, int32_t *CNN__RESTRICT arg, int32_t at0,
-                           const float *CNN__RESTRICT z0, const float *CNN__RESTRICT z1, float *CNN__RESTRICT zs)
+static void cnn__pool2_rows(cnn_pool_type t, int rows, const float *CNN__RESTRICT r0, const float *CNN__RESTRICT r1,
+                            int W, int Q, float *CNN__RESTRICT y, int32_t *CNN__RESTRICT arg, int32_t at0,
+                            const float *CNN__RESTRICT z0, const float *CNN__RESTRICT z1, float *CNN__RESTRICT zs)
 {
-    int q0 = 0, q, k, len = Q < 8 ? Q : 8;
+    int q0, q, k, row, len = Q < 8 ? Q : 8;
     /* s = mask ? u : s on the bits, mask all ones or zero: no branch even in scalar code (a float
        ?: there compiles to a jump) */
 #define CNN__SEL(mask, u, s) (((u) & (mask)) | ((s) & ~(mask)))
@@ -2057,20 +2059,37 @@ static void cnn__pool2_row(cnn_pool_type t, const float *CNN__RESTRICT r0, const
 #define CNN__KEEP(stmt) stmt
 #define CNN__DROP(stmt) (void)b1; (void)b2; (void)b3; (void)i0;
 #define CNN__NONE(stmt)
+    /* from the second row on, every pointer on by its row's stride (the inputs by 2W: the next
+       row pair); not after the last row, where they would point outside their arrays */
+#define CNN__POOL2_NEXT                                                         \
+    if (row > 0) {                                                              \
+        r0 += 2 * (size_t)W; r1 += 2 * (size_t)W; y += Q; at0 += 2 * W;         \
+        if (arg) arg += Q;                                                      \
+        if (zs) { z0 += 2 * (size_t)W; z1 += 2 * (size_t)W; zs += Q; }          \
+    }
+#define CNN__POOL2_ROWS(BETTER, ARG, ZS)                                        \
+    for (row = 0; row < rows; row++) {                                          \
+        CNN__POOL2_NEXT                                                         \
+        for (q0 = 0;;) {                                                        \
+            CNN__POOL2_LOOP(BETTER, ARG, ZS)                                    \
+            if (q0 + len == Q) break;                                           \
+            q0 = q0 + 16 <= Q ? q0 + 8 : Q - 8;                                 \
+        }                                                                       \
+    }
     if (t == CNN_POOL_AVG) {   /* vectorised as it is */
-        for (q = 0; q < Q; q++) y[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) * 0.25f;
-        return;
+        for (row = 0; row < rows; row++) {
+            CNN__POOL2_NEXT
+            for (q = 0; q < Q; q++) y[q] = (((r0[2 * q] + r0[2 * q + 1]) + r1[2 * q]) + r1[2 * q + 1]) * 0.25f;
+        }
     }
-    for (;;) {
-        if (t == CNN_POOL_MAX && arg && zs) CNN__POOL2_LOOP(CNN__GT, CNN__KEEP, CNN__KEEP)
-        else if (arg && zs) CNN__POOL2_LOOP(CNN__LT, CNN__KEEP, CNN__KEEP)
-        else if (t == CNN_POOL_MAX && arg) CNN__POOL2_LOOP(CNN__GT, CNN__KEEP, CNN__NONE)
-        else if (arg) CNN__POOL2_LOOP(CNN__LT, CNN__KEEP, CNN__NONE)
-        else if (t == CNN_POOL_MAX) CNN__POOL2_LOOP(CNN__GT, CNN__DROP, CNN__NONE)
-        else CNN__POOL2_LOOP(CNN__LT, CNN__DROP, CNN__NONE)
-        if (q0 + len == Q) break;
-        q0 = q0 + 16 <= Q ? q0 + 8 : Q - 8;
-    }
+    else if (t == CNN_POOL_MAX && arg && zs) CNN__POOL2_ROWS(CNN__GT, CNN__KEEP, CNN__KEEP)
+    else if (arg && zs) CNN__POOL2_ROWS(CNN__LT, CNN__KEEP, CNN__KEEP)
+    else if (t == CNN_POOL_MAX && arg) CNN__POOL2_ROWS(CNN__GT, CNN__KEEP, CNN__NONE)
+    else if (arg) CNN__POOL2_ROWS(CNN__LT, CNN__KEEP, CNN__NONE)
+    else if (t == CNN_POOL_MAX) CNN__POOL2_ROWS(CNN__GT, CNN__DROP, CNN__NONE)
+    else CNN__POOL2_ROWS(CNN__LT, CNN__DROP, CNN__NONE)
+#undef CNN__POOL2_ROWS
+#undef CNN__POOL2_NEXT
 #undef CNN__KEEP
 #undef CNN__DROP
 #undef CNN__NONE
@@ -2092,10 +2111,8 @@ CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const f
         const float *xp = x + (size_t)pl * ps->h * ps->w;
         int p, q, i, j;
         if (cnn__pool2_applies(ps)) {   /* the study's pooling, window at once */
-            for (p = 0; p < ps->p; p++)
-                cnn__pool2_row(t, xp + (size_t)2 * p * ps->w, xp + (size_t)(2 * p + 1) * ps->w, ps->w, Q,
-                               y + ((size_t)pl * ps->p + p) * Q, arg ? arg + ((size_t)pl * ps->p + p) * Q : NULL,
-                               2 * p * ps->w, NULL, NULL, NULL);
+            cnn__pool2_rows(t, ps->p, xp, xp + ps->w, ps->w, Q, y + (size_t)pl * ps->p * Q,
+                            arg ? arg + (size_t)pl * ps->p * Q : NULL, 0, NULL, NULL, NULL);
             continue;
         }
         /* one output row at a time, window offset (i,j) by window offset in row-major order, so
@@ -3371,16 +3388,14 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
     const int W = ps->w, Q = ps->q, P = ps->p;
     const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
     float buf[CNN__POOL2_BUF];
-    int r, k, c0;
+    int r, c0;
     for (r = 0; rows && r < P; r += rows) {
         const int nr = P - r < rows ? P - r : rows;
-        cnn__bn_relu_row(f, xp + (size_t)2 * r * W, (size_t)2 * nr * W, buf);
-        for (k = 0; k < nr; k++) {
-            const size_t o = ((size_t)pl * P + r + k) * Q;
-            const float *z0 = xp + (size_t)2 * (r + k) * W;
-            cnn__pool2_row(t, buf + 2 * k * W, buf + (2 * k + 1) * W, W, Q, y + o, arg ? arg + o : NULL,
-                           2 * (r + k) * W, z0, z0 + W, xsel ? xsel + o : NULL);
-        }
+        const size_t o = ((size_t)pl * P + r) * Q;
+        const float *z0 = xp + (size_t)2 * r * W;
+        cnn__bn_relu_row(f, z0, (size_t)2 * nr * W, buf);
+        cnn__pool2_rows(t, nr, buf, buf + W, W, Q, y + o, arg ? arg + o : NULL, 2 * r * W, z0, z0 + W,
+                        xsel ? xsel + o : NULL);
     }
     for (r = 0; !rows && r < P; r++)
         for (c0 = 0; c0 < 2 * Q; c0 += CNN__POOL2_BUF / 2) {
@@ -3388,9 +3403,9 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
             const size_t o = ((size_t)pl * P + r) * Q + (size_t)c0 / 2;
             cnn__bn_relu_row(f, xp + (size_t)2 * r * W + c0, (size_t)cw, buf);
             cnn__bn_relu_row(f, xp + (size_t)(2 * r + 1) * W + c0, (size_t)cw, buf + CNN__POOL2_BUF / 2);
-            cnn__pool2_row(t, buf, buf + CNN__POOL2_BUF / 2, W, cw / 2, y + o, arg ? arg + o : NULL,
-                           2 * r * W + c0, xp + (size_t)2 * r * W + c0, xp + (size_t)(2 * r + 1) * W + c0,
-                           xsel ? xsel + o : NULL);
+            cnn__pool2_rows(t, 1, buf, buf + CNN__POOL2_BUF / 2, W, cw / 2, y + o, arg ? arg + o : NULL,
+                            2 * r * W + c0, xp + (size_t)2 * r * W + c0, xp + (size_t)(2 * r + 1) * W + c0,
+                            xsel ? xsel + o : NULL);
         }
 }
 
