@@ -992,10 +992,12 @@ typedef float cnn__vf __attribute__((vector_size(CNN__VW * sizeof(float))));
 #define CNN__MC 96   /* a multiple of every MR above */
 
 /* C[mr x nr] (+)= Ap (kc x MR, packed) * B panel (kc rows of NR floats, ldbk apart): the panel
-   is either packed (ldbk = NR) or read in place from B. store = 1 overwrites C instead of adding. */
+   is either packed (ldbk = NR) or read in place from B. store = 1 overwrites C instead of adding.
+   bias, when not NULL, is then added to row i of the tile, bias[i], on the way out: the bits of
+   a pass that adds it afterwards, without that pass over C (a convolution's whole output). */
 #ifdef CNN__GEMM_VECTOR
 static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, int ldbk, float *c, int ldc, int mr, int nr,
-                             int store)
+                             int store, const float *bias)
 {
     const cnn__vf zero = {0};
     cnn__vf acc[CNN_GEMM_MR][2], b0, b1, t;
@@ -1016,24 +1018,31 @@ static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, int ldbk,
     if (mr == CNN_GEMM_MR && nr == CNN_GEMM_NR) {
         for (i = 0; i < CNN_GEMM_MR; i++) {
             float *ci = c + (size_t)i * ldc;
+            cnn__vf t1;
             if (store) {
-                memcpy(ci, &acc[i][0], sizeof t);
-                memcpy(ci + CNN__VW, &acc[i][1], sizeof t);
+                t = acc[i][0]; t1 = acc[i][1];
             } else {
-                memcpy(&t, ci, sizeof t); t += acc[i][0]; memcpy(ci, &t, sizeof t);
-                memcpy(&t, ci + CNN__VW, sizeof t); t += acc[i][1]; memcpy(ci + CNN__VW, &t, sizeof t);
+                memcpy(&t, ci, sizeof t); t += acc[i][0];
+                memcpy(&t1, ci + CNN__VW, sizeof t1); t1 += acc[i][1];
             }
+            if (bias) { t += bias[i]; t1 += bias[i]; }
+            memcpy(ci, &t, sizeof t);
+            memcpy(ci + CNN__VW, &t1, sizeof t1);
         }
     } else {
         float tile[CNN_GEMM_MR][CNN_GEMM_NR];
         memcpy(tile, acc, sizeof tile);
         for (i = 0; i < mr; i++)
-            for (j = 0; j < nr; j++) c[(size_t)i * ldc + j] = (store ? 0.0f : c[(size_t)i * ldc + j]) + tile[i][j];
+            for (j = 0; j < nr; j++) {
+                float *cij = c + (size_t)i * ldc + j;
+                *cij = (store ? 0.0f : *cij) + tile[i][j];
+                if (bias) *cij += bias[i];
+            }
     }
 }
 #else
 static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, int ldbk, float *c, int ldc, int mr, int nr,
-                             int store)
+                             int store, const float *bias)
 {
     float acc[CNN_GEMM_MR][CNN_GEMM_NR];
     int k, i, j;
@@ -1047,7 +1056,11 @@ static void cnn__gemm_kernel(int kc, const float *ap, const float *bp, int ldbk,
         }
     }
     for (i = 0; i < mr; i++)
-        for (j = 0; j < nr; j++) c[(size_t)i * ldc + j] = (store ? 0.0f : c[(size_t)i * ldc + j]) + acc[i][j];
+        for (j = 0; j < nr; j++) {   /* cnn__f32: the sum rounded to float before the bias, also on x87 */
+            float *cij = c + (size_t)i * ldc + j;
+            const float v = cnn__f32((store ? 0.0f : *cij) + acc[i][j]);
+            *cij = bias ? v + bias[i] : v;
+        }
 }
 #endif
 
@@ -1073,9 +1086,9 @@ static void cnn__gemm_pack_a(int ta, int i0, int mc, int k0, int kc, const float
 }
 
 /* C[0..mc) x [0..N) (+)= packed A block (mc x kc) * op(B)[k0..k0+kc) x [0..N), one NR-wide panel of
-   B at a time */
+   B at a time; then + bias[i] on row i, when bias is not NULL */
 static void cnn__gemm_block(int tb, int mc, int N, int k0, int kc, const float *ap, const float *B, int ldb,
-                            float *C, int ldc, int store)
+                            float *C, int ldc, int store, const float *bias)
 {
     float bp[CNN__KC * CNN_GEMM_NR];
     int j0, i, j, k;
@@ -1099,7 +1112,7 @@ static void cnn__gemm_block(int tb, int mc, int N, int k0, int kc, const float *
         }
         for (i = 0; i < mc; i += CNN_GEMM_MR)
             cnn__gemm_kernel(kc, ap + (size_t)i * kc, panel, ldbk, C + (size_t)i * ldc + j0, ldc,
-                             mc - i < CNN_GEMM_MR ? mc - i : CNN_GEMM_MR, nr, store);
+                             mc - i < CNN_GEMM_MR ? mc - i : CNN_GEMM_MR, nr, store, bias ? bias + i : NULL);
     }
 }
 
@@ -1117,7 +1130,7 @@ static void cnn__gemm(int ta, int tb, int M, int N, int K, const float *A, int l
         for (i0 = 0; i0 < M; i0 += CNN__MC) {
             const int mc = M - i0 < CNN__MC ? M - i0 : CNN__MC;
             cnn__gemm_pack_a(ta, i0, mc, k0, kc, A, lda, ap);
-            cnn__gemm_block(tb, mc, N, k0, kc, ap, B, ldb, C + (size_t)i0 * ldc, ldc, store && k0 == 0);
+            cnn__gemm_block(tb, mc, N, k0, kc, ap, B, ldb, C + (size_t)i0 * ldc, ldc, store && k0 == 0, NULL);
         }
     }
 }
@@ -1143,18 +1156,25 @@ static void cnn__gemm_pack(int ta, int M, int K, const float *A, int lda, float 
     }
 }
 
+/* bias: as in cnn__gemm_block, added in the last block of K */
 static void cnn__gemm_prepacked(int tb, int M, int N, int K, const float *pa, const float *B, int ldb, float *C,
-                                int ldc, int store)
+                                int ldc, int store, const float *bias)
 {
     const size_t mpad = (size_t)(M + CNN_GEMM_MR - 1) / CNN_GEMM_MR * CNN_GEMM_MR;
-    int k0, i0, i;
-    if (K == 0 && store)
-        for (i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+    int k0, i0, i, j;
+    if (K == 0)
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) {
+                float *cij = C + (size_t)i * ldc + j;
+                if (store) *cij = 0.0f;
+                if (bias) *cij += bias[i];
+            }
     for (k0 = 0; k0 < K; k0 += CNN__KC) {
         const int kc = K - k0 < CNN__KC ? K - k0 : CNN__KC;
         for (i0 = 0; i0 < M; i0 += CNN__MC)
             cnn__gemm_block(tb, M - i0 < CNN__MC ? M - i0 : CNN__MC, N, k0, kc, pa + (size_t)k0 * mpad + (size_t)i0 * kc,
-                            B, ldb, C + (size_t)i0 * ldc, ldc, store && k0 == 0);
+                            B, ldb, C + (size_t)i0 * ldc, ldc, store && k0 == 0,
+                            bias && k0 + kc == K ? bias + i0 : NULL);
     }
 }
 
@@ -1557,7 +1577,7 @@ static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, con
         memcpy(xs, x + (size_t)n * C * hw, (size_t)C * hw * sizeof(float));
         for (t = 0; t < RS; t++)
             cnn__gemm_prepacked(0, K, (int)nw, C, pw + (size_t)t * psz, xs + (size_t)(t / S) * W + t % S, (int)hw, yw,
-                                (int)nw, t == 0);
+                                (int)nw, t == 0, NULL);
         for (k = 0; k < K; k++) {
             const float bk = b ? b[k] : 0.0f;
             for (p = 0; p < P; p++) {
@@ -1604,7 +1624,7 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
             int t;
             for (t = 0; t < RS; t++)
                 cnn__gemm_prepacked(0, C, (int)nw, K, pw + (size_t)t * psz, dyw, (int)nwp,
-                                    dx + (size_t)n * C * hw + (size_t)(t / S) * W + t % S, (int)hw, 0);
+                                    dx + (size_t)n * C * hw + (size_t)(t / S) * W + t % S, (int)hw, 0, NULL);
         }
     }
 }
@@ -1692,15 +1712,8 @@ static void cnn__conv_im2col_sample(const cnn_conv_shape *cs, const float *xn, c
                                     float *coln, float *yn, int make_col)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q;
-    int k, j;
     if (make_col) cnn__im2col(cs, xn, coln);
-    cnn__gemm_prepacked(0, K, PQ, CRS, pw, coln, PQ, yn, PQ, 1);
-    if (b)
-        for (k = 0; k < K; k++) {
-            float *CNN__RESTRICT yk = yn + (size_t)k * PQ;
-            const float bk = b[k];
-            for (j = 0; j < PQ; j++) yk[j] += bk;
-        }
+    cnn__gemm_prepacked(0, K, PQ, CRS, pw, coln, PQ, yn, PQ, 1, b);   /* the bias added in its stores */
 }
 
 CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
@@ -1784,7 +1797,7 @@ CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
         CNN__OMP_FOR(N > 1 && (double)N * ys * CRS > CNN__OMP_MIN_WORK)
         for (n = 0; n < N; n++) {
             float *coln = col + (size_t)n * cols;
-            cnn__gemm_prepacked(0, CRS, PQ, K, pwt, dy + (size_t)n * ys, PQ, coln, PQ, 1);
+            cnn__gemm_prepacked(0, CRS, PQ, K, pwt, dy + (size_t)n * ys, PQ, coln, PQ, 1, NULL);
             cnn__col2im(cs, coln, dx + (size_t)n * xs);
         }
     }
