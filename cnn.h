@@ -3439,7 +3439,29 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
     const int W = ps->w, Q = ps->q, P = ps->p;
     const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
     float buf[CNN__POOL2_BUF];
+    uint32_t bbits;
     int r, c0;
+    memcpy(&bbits, &f->beta, sizeof bbits);
+    if (!f->train && !arg && !xsel && (f->gamma > 0.0f || f->gamma < 0.0f) && f->beta == f->beta &&
+        bbits != 0x80000000u) {
+        /* Inference: relu(a * x + b) is monotonic in x, rounding included (each step rounds a
+           monotonic function of x), non-decreasing for a > 0 and non-increasing for a < 0; so
+           the max (min) of the four values is the value at the largest (smallest) x, or the
+           smallest (largest) x when a < 0: pool x first, then one batch norm and ReLU per
+           window instead of four. Same bits: values that tie are equal bits but for -0 and +0,
+           and a x + b is -0 only for b = -0; a NaN is kept only in a window's first place
+           both ways. a = 0 (one value for any x, but a NaN for an infinite x), b = -0 and a
+           NaN b take the path below. */
+        const cnn_pool_type tx = (t == CNN_POOL_MAX) == (f->gamma > 0.0f) ? CNN_POOL_MAX : CNN_POOL_MIN;
+        const int prow = Q <= CNN__POOL2_BUF ? CNN__POOL2_BUF / Q : 0;   /* output rows per run */
+        for (r = 0; prow && r < P; r += prow) {
+            const int nr = P - r < prow ? P - r : prow;
+            cnn__pool2_rows(tx, nr, xp + (size_t)2 * r * W, xp + (size_t)(2 * r + 1) * W, W, Q, buf, NULL, 0, NULL,
+                            NULL, NULL);
+            cnn__bn_relu_row(f, buf, (size_t)nr * Q, y + ((size_t)pl * P + r) * Q);
+        }
+        if (prow) return;
+    }
     for (r = 0; rows && r < P; r += rows) {
         const int nr = P - r < rows ? P - r : rows;
         const size_t o = ((size_t)pl * P + r) * Q;

@@ -610,6 +610,53 @@ static void test_net_bn_relu_pool(void)
 #endif
 }
 
+/* In inference the fused "batch norm, ReLU, 2x2 max/min pool" pools the batch norm's input first
+   and normalises one value per window (cnn__pool2_plane_bn: relu(a x + b) is monotonic in x,
+   decreasing for a < 0). Its bits must still be those of the three layers apart where that
+   argument is at its edges: values from a small set, so windows tie (also +0 against -0), NaNs
+   in every place of a window, infinities, a < 0 and a = 0, b = 0 and -0, and an odd width (a
+   column dropped). */
+static void test_pool2_bn_infer_edges(void)
+{
+    enum { C = 8, H = 6, W = 7 };
+    static const float gamma[C] = {1.5f, -0.7f, 0.0f, 2.0f, 1.0f, 1.0f, -2.0f, 0.3f};
+    static const float beta[C] = {0.2f, -0.1f, 0.3f, 0.0f, -0.0f, 0.5f, 0.0f, -0.4f};
+    static const float mean[C] = {0.0f, 0.5f, -1.0f, 0.0f, 0.0f, 0.25f, 0.0f, 2.0f};
+    static const float var[C] = {1.0f, 4.0f, 1.0f, 0.25f, 1.0f, 1.0f, 9.0f, 0.5f};
+    const float vals[] = {-2.0f, -1.0f, -0.0f, 0.0f, 0.5f, 1.0f, 1.0f, 3.0f, NAN, INFINITY, -INFINITY, 0.5f};
+    const int nv = (int)(sizeof vals / sizeof vals[0]);
+    /* set 0: one window each, its places in the pool's order (top left, top right, bottom left,
+       bottom right): a NaN in each place, +0 after a negative (channel 4, a > 0 and b = -0, maps
+       x = -1 to +0 and x = -0 to -0: equal values, other bits), ties, infinities */
+    const float wins[9][4] = {{NAN, 1, 2, 3}, {1, NAN, 2, 3}, {1, 2, NAN, 3}, {1, 2, 3, NAN}, {-1, -0.0f, -2, -0.0f},
+                              {0, -0.0f, 0, -0.0f}, {INFINITY, -INFINITY, 1, 1}, {-INFINITY, 2, 2, -1}, {0.5f, 0.5f, 0.5f, 0.5f}};
+    cnn_pool_shape ps;
+    cnn_error err;
+    int t, ch, i, bad, rep;
+    for (rep = 0; rep < 4; rep++)
+        for (t = 0; t < 2; t++) {
+            const cnn_pool_type pt = t ? CNN_POOL_MIN : CNN_POOL_MAX;
+            float x[H * W], yr[H * W], ya[C * (H / 2) * (W / 2)], yb[C * (H / 2) * (W / 2)];
+            bad = -1;
+            CHECK(cnn_pool_shape_init(&ps, 1, 1, H, W, 2, 2, &err) == CNN_OK, "pool shape: %s", err.msg);
+            for (ch = 0; ch < C; ch++) {
+                const cnn__bn_relu f = cnn__bn_relu_infer(gamma, beta, mean, var, 1e-3f, ch);
+                const size_t o = (size_t)ch * ps.p * ps.q;
+                for (i = 0; i < H * W; i++)
+                    x[i] = rep == 0 ? (i % W == W - 1 ? 9.0f : wins[(i / W / 2) * 3 + i % W / 2][(i / W % 2) * 2 + i % 2])
+                                    : vals[cnn_rng_u32(&rng) % (uint32_t)nv];
+                cnn__bn_relu_row(&f, x, (size_t)H * W, yr);   /* the layers apart */
+                cnn_pool_forward(&ps, pt, yr, ya + o, NULL);
+                cnn__pool2_plane_bn(&ps, pt, x, ch, &f, yb, NULL, NULL);
+                for (i = 0; i < ps.p * ps.q && bad < 0; i++)
+                    if (memcmp(&ya[o + (size_t)i], &yb[o + (size_t)i], sizeof(float))) bad = ch * 1000 + i;
+            }
+            CHECK(bad < 0, "inference, %s pool after batch norm and ReLU, edge values (set %d): channel %d output %d "
+                  "is %.9g, the layers apart give %.9g", cnn_pool_type_name(pt), rep, bad / 1000, bad % 1000,
+                  bad < 0 ? 0.0 : yb[bad / 1000 * ps.p * ps.q + bad % 1000], bad < 0 ? 0.0 : ya[bad / 1000 * ps.p * ps.q + bad % 1000]);
+        }
+}
+
 /* the net runs "batch norm, ReLU" as one layer, without keeping xhat (backward recomputes it
    from x and the mean); it must give the bits of the two public layers */
 static void test_bn_relu_fused(void)
@@ -766,6 +813,7 @@ int main(void)
     test_batchnorm();
     test_bn_relu_fused();
     test_net_bn_relu_pool();
+    test_pool2_bn_infer_edges();
     test_net_dropout_masks();
     test_adam();
     test_glorot_and_rng();
