@@ -1395,23 +1395,30 @@ __attribute__((noinline)) static void cnn__conv_dw_tile_tail(int i, int n, const
         }
 }
 
-static void cnn__conv_dw_tile(int n, const float *const *a, const float *const *b, float *lanes)
+/* The same for ns samples in a row, a and b holding CNN__DW_T rows of each in turn, the sums
+   kept in registers from one sample to the next: the lanes go through memory once per ns
+   samples. Their order is that of one sample at a time (sample by sample, i in order within
+   one), so the same bits. A tail (n not a whole number of vectors) only with ns = 1. */
+#define CNN__DW_MB 4   /* samples per call at most */
+static void cnn__conv_dw_tile(int n, int ns, const float *const *a, const float *const *b, float *lanes)
 {
     cnn__vf acc[CNN__DW_T * CNN__DW_T], av[CNN__DW_T], bv[CNN__DW_T];
-    int i = 0, r, c;
+    int i = 0, r, c, m;
+    CNN_ASSERT(ns == 1 || n % CNN__VW == 0);
     /* unrolled by request: GCC 12 unrolls these two loops too late to keep acc in registers and
        copied it through the stack on every call instead (29% of this function's time) */
 #pragma GCC unroll 16
     for (r = 0; r < CNN__DW_T * CNN__DW_T; r++) acc[r] = cnn__vload(lanes + r * CNN__VW);
-    for (; i + CNN__VW <= n; i += CNN__VW) {
-        for (r = 0; r < CNN__DW_T; r++) av[r] = cnn__vload(a[r] + i);
-        for (c = 0; c < CNN__DW_T; c++) bv[c] = cnn__vload(b[c] + i);
-        for (r = 0; r < CNN__DW_T; r++)
-            for (c = 0; c < CNN__DW_T; c++) acc[r * CNN__DW_T + c] += av[r] * bv[c];
-    }
+    for (m = 0; m < ns; m++, a += CNN__DW_T, b += CNN__DW_T)
+        for (i = 0; i + CNN__VW <= n; i += CNN__VW) {
+            for (r = 0; r < CNN__DW_T; r++) av[r] = cnn__vload(a[r] + i);
+            for (c = 0; c < CNN__DW_T; c++) bv[c] = cnn__vload(b[c] + i);
+            for (r = 0; r < CNN__DW_T; r++)
+                for (c = 0; c < CNN__DW_T; c++) acc[r * CNN__DW_T + c] += av[r] * bv[c];
+        }
 #pragma GCC unroll 16
     for (r = 0; r < CNN__DW_T * CNN__DW_T; r++) cnn__vstore(lanes + r * CNN__VW, acc[r]);
-    if (i < n) cnn__conv_dw_tile_tail(i, n, a, b, lanes);
+    if (i < n) cnn__conv_dw_tile_tail(i, n, a - CNN__DW_T, b - CNN__DW_T, lanes);
 }
 
 /* Where row j of sample m of the two operands starts: col_n's rows (wide = 0), or for the wide
@@ -1454,10 +1461,36 @@ static const float *cnn__dw_arow(const cnn__dw_rows *d, int m, int j)
     return base + (size_t)(j / d->rs) * d->a_row + (size_t)((j % d->rs) / d->s) * d->w + (size_t)((j % d->rs) % d->s);
 }
 
+/* the rows of tile tc of a, then of tile tk of b (or of the band's rows in gbuf), for samples m0..m0+mb-1:
+   CNN__DW_T pointers per sample */
+static void cnn__dw_arows(const cnn__dw_rows *d, int m0, int mb, int tc, int crs, const float **a)
+{
+    int m, r;
+    for (m = 0; m < mb; m++)
+        for (r = 0; r < CNN__DW_T; r++)
+            a[m * CNN__DW_T + r] = cnn__dw_arow(d, m0 + m, tc * CNN__DW_T + r < crs ? tc * CNN__DW_T + r : crs - 1);
+}
+
+static void cnn__dw_brows(const cnn__dw_rows *d, const float *gbuf, int m0, int mb, int tk, int k0, int K, const float **b)
+{
+    int m, r;
+    for (m = 0; m < mb; m++)
+        for (r = 0; r < CNN__DW_T; r++) {
+            const int row = tk * CNN__DW_T + r < K ? tk * CNN__DW_T + r : K - 1;
+            b[m * CNN__DW_T + r] = gbuf ? gbuf + (size_t)(row - k0 * CNN__DW_T) * d->n
+                                        : d->b + (size_t)(m0 + m) * d->b_per + (size_t)row * d->b_row;
+        }
+}
+
 /* The tiles are split into bands of 4 along whichever of C*R*S and K has more of them; a band
    belongs to one thread, which runs through the samples in order, so every sum is formed in the
    same order for any thread count. Rows past the end of col or dy repeat the last row: their
-   sums are computed and dropped. */
+   sums are computed and dropped. Samples go CNN__DW_MB at a time through each tile (but one at a
+   time with gen, or a tail); with bands along C*R*S the band's rows of a are found once per
+   group of samples and the tiles run along K outside, along C*R*S inside, so that what one
+   group reads stays in L1: the study's second convolution's lanes are 512 KB, and one sample
+   per tile had them cross from L2 and back for every 160 multiply-adds a lane (conv 2's weight
+   gradient at 37 GFLOP/s). */
 static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, float *dw, float *lanes)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, T = CNN__DW_T;
@@ -1471,29 +1504,36 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
     for (band = 0; band < bands; band++) {
         const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
         const int c0 = by_c ? t0 : 0, c1 = by_c ? t1 : ct, k0 = by_c ? 0 : t0, k1 = by_c ? kt : t1;
-        int m, tc, tk, r;
+        const int mb_max = d->gen || d->n % CNN__VW ? 1 : CNN__DW_MB;
+        int m0, tc, tk, r;
         float *gbuf = d->gen ? d->gen->buf + (size_t)band * 4 * T * d->n : NULL;
-        for (m = 0; m < N; m++) {
-            if (d->gen) {   /* this band's rows of b for sample m */
+        for (m0 = 0; m0 < N; m0 += mb_max) {
+            const int mb = N - m0 < mb_max ? N - m0 : mb_max;
+            const float *a[4][CNN__DW_MB * CNN__DW_T], *b[CNN__DW_MB * CNN__DW_T];
+            if (d->gen) {   /* this band's rows of b for sample m0 (mb = 1) */
                 const cnn__bn_gen *g = d->gen;
                 for (r = k0 * T; r < k1 * T && r < K; r++) {
-                    const size_t off = ((size_t)m * K + r) * d->n;
+                    const size_t off = ((size_t)m0 * K + r) * d->n;
                     float *row = gbuf + (size_t)(r - k0 * T) * d->n;
                     cnn__bn_dx_row(g->dy + off, g->x + off, g->mean[r], g->invstd[r], g->kab[r], g->kab[K + r],
                                    g->kab[2 * K + r], row, (size_t)d->n);
                     if (g->db) g->db[r] += cnn__sum(row, (size_t)d->n);
                 }
             }
-            for (tc = c0; tc < c1; tc++) {
-                const float *a[CNN__DW_T], *b[CNN__DW_T];
-                for (r = 0; r < T; r++) a[r] = cnn__dw_arow(d, m, tc * T + r < CRS ? tc * T + r : CRS - 1);
+            if (by_c) {   /* the band's rows of a found once; along K outside, C*R*S inside */
+                for (tc = c0; tc < c1; tc++) cnn__dw_arows(d, m0, mb, tc, CRS, a[tc - c0]);
                 for (tk = k0; tk < k1; tk++) {
-                    for (r = 0; r < T; r++) {
-                        const int row = tk * T + r < K ? tk * T + r : K - 1;
-                        b[r] = gbuf ? gbuf + (size_t)(row - k0 * T) * d->n
-                                    : d->b + (size_t)m * d->b_per + (size_t)row * d->b_row;
+                    cnn__dw_brows(d, gbuf, m0, mb, tk, k0, K, b);
+                    for (tc = c0; tc < c1; tc++)
+                        cnn__conv_dw_tile(d->n, mb, a[tc - c0], b, lanes + (size_t)(tc * kt + tk) * tile);
+                }
+            } else {
+                for (tc = c0; tc < c1; tc++) {
+                    cnn__dw_arows(d, m0, mb, tc, CRS, a[0]);
+                    for (tk = k0; tk < k1; tk++) {
+                        cnn__dw_brows(d, gbuf, m0, mb, tk, k0, K, b);
+                        cnn__conv_dw_tile(d->n, mb, a[0], b, lanes + (size_t)(tc * kt + tk) * tile);
                     }
-                    cnn__conv_dw_tile(d->n, a, b, lanes + (size_t)(tc * kt + tk) * tile);
                 }
             }
         }
