@@ -1499,7 +1499,6 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
     const size_t tile = (size_t)T * T * CNN__VW;
     int band, j;
     CNN_ASSERT(!d->gen || !by_c);
-    memset(lanes, 0, cnn__conv_dw_lanes_floats(CRS, K) * sizeof(float));
     CNN__OMP_FOR(bands > 1 && (double)N * K * d->n * CRS > CNN__OMP_MIN_WORK)
     for (band = 0; band < bands; band++) {
         const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
@@ -1507,6 +1506,8 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
         const int mb_max = d->gen || d->n % CNN__VW ? 1 : CNN__DW_MB;
         int m0, tc, tk, r;
         float *gbuf = d->gen ? d->gen->buf + (size_t)band * 4 * T * d->n : NULL;
+        for (tc = c0; tc < c1; tc++)   /* the band's own lanes, cleared by its thread */
+            memset(lanes + (size_t)(tc * kt + k0) * tile, 0, (size_t)(k1 - k0) * tile * sizeof(float));
         for (m0 = 0; m0 < N; m0 += mb_max) {
             const int mb = N - m0 < mb_max ? N - m0 : mb_max;
             const float *a[4][CNN__DW_MB * CNN__DW_T], *b[CNN__DW_MB * CNN__DW_T];
@@ -1539,6 +1540,7 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
         }
     }
     /* dw[k][j] += the lanes of sum (j, k), added in lane order */
+    CNN__OMP_FOR(CRS > 1 && (double)CRS * K * CNN__VW > CNN__OMP_MIN_WORK)
     for (j = 0; j < CRS; j++) {
         int k, l;
         for (k = 0; k < K; k++) {
