@@ -3753,6 +3753,20 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
     return in;
 }
 
+/* p[0..n) = 0 in chunks over the threads: the second convolution's input gradient (1.4 MB for a
+   batch of 32 in the study) took 2 us an image cleared by one thread */
+static void cnn__clear_floats(float *p, size_t n)
+{
+    const size_t chunk = 16384;
+    const ptrdiff_t chunks = (ptrdiff_t)((n + chunk - 1) / chunk);
+    ptrdiff_t c;
+    CNN__OMP_FOR(chunks > 1)
+    for (c = 0; c < chunks; c++) {
+        const size_t o = (size_t)c * chunk;
+        memset(p + o, 0, (n - o < chunk ? n - o : chunk) * sizeof(float));
+    }
+}
+
 CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
 {
     const int n = net->last_n;
@@ -3768,7 +3782,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         const int writes_dx = L->kind == CNN_LAYER_BATCHNORM || L->kind == CNN_LAYER_ACT ||
                               L->kind == CNN_LAYER_DROPOUT ||
                               (L->kind == CNN_LAYER_POOL && cnn__pool2_applies(&L->pool));
-        if (dx && !writes_dx) memset(dx, 0, (size_t)n * L->in_size * sizeof(float));
+        if (dx && !writes_dx) cnn__clear_floats(dx, (size_t)n * L->in_size);
         switch (L->kind) {
         case CNN_LAYER_CONV: {
             cnn_conv_shape cs = L->conv;
