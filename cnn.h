@@ -1180,9 +1180,10 @@ static void cnn__gemm_prepacked(int tb, int M, int N, int K, const float *pa, co
 
 #ifdef CNN__GEMM_VECTOR
 /* out[r] = cnn__dot(a, b[r], n) (the plain-C build's, below) for r < 4, the same sums lane for
-   lane, with the eight lanes as one vector: four independent chains of multiply-adds and one load of a for four. (GCC at
-   -O3 -march=native with AVX-512 turns cnn__dot's lane loop into shuffles, 5-9x slower than this,
-   and without its multiply-adds contracted: this one contracts as every other build does.) */
+   lane, with the eight lanes as one vector: four independent chains of multiply-adds and one
+   load of a for four. (GCC at -O3 -march=native with AVX-512 turns cnn__dot's lane loop into
+   shuffles, 5-9x slower than this, and without its multiply-adds contracted: this one
+   contracts as every other build does.) */
 typedef float cnn__v8 __attribute__((vector_size(8 * sizeof(float))));
 static void cnn__dot4(const float *a, const float *const *b, int n, float *out)
 {
@@ -1461,8 +1462,8 @@ static const float *cnn__dw_arow(const cnn__dw_rows *d, int m, int j)
     return base + (size_t)(j / d->rs) * d->a_row + (size_t)((j % d->rs) / d->s) * d->w + (size_t)((j % d->rs) % d->s);
 }
 
-/* the rows of tile tc of a, then of tile tk of b (or of the band's rows in gbuf), for samples m0..m0+mb-1:
-   CNN__DW_T pointers per sample */
+/* the rows of tile tc of a, then of tile tk of b (or of the band's rows in gbuf), for samples
+   m0..m0+mb-1: CNN__DW_T pointers per sample */
 static void cnn__dw_arows(const cnn__dw_rows *d, int m0, int mb, int tc, int crs, const float **a)
 {
     int m, r;
