@@ -1605,27 +1605,41 @@ static float *cnn__conv_wide_pack(const cnn_conv_shape *cs, const float *w, floa
     return pw;
 }
 
+/* The forward GEMMs' width: nw rounded up to whole NR-wide panels when the scratch has room
+   (an NR-float gap after the input copy, then K rows of that width), else nw. The last panel is
+   then read in place and stored as whole vectors like the others, instead of packed with zeros
+   and stored a float at a time (the study's conv 2: 155 -> 160 columns, 7% less time). The
+   extra columns are discarded like the wrapped ones; for the last channel they read the zeros
+   in the gap. */
+static size_t cnn__conv_wide_ldy(const cnn_conv_shape *cs)
+{
+    const size_t hw = (size_t)cs->h * cs->w, nw = (size_t)(cs->p - 1) * cs->w + (size_t)cs->q;
+    const size_t nr = CNN_GEMM_NR, ldy = (nw + nr - 1) / nr * nr;
+    return (size_t)cs->c * hw + nr + (size_t)cs->k * ldy <= (size_t)cs->c * cs->r * cs->s * cs->p * cs->q ? ldy : nw;
+}
+
 static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, const float *w, const float *b, float *y,
                                    float *col)
 {
     const int K = cs->k, C = cs->c, S = cs->s, RS = cs->r * S, W = cs->w, P = cs->p, Q = cs->q;
     const size_t hw = (size_t)cs->h * W, nw = (size_t)(P - 1) * W + Q, cols = (size_t)C * RS * P * Q;
-    const size_t psz = cnn__gemm_packed_floats(K, C);
+    const size_t psz = cnn__gemm_packed_floats(K, C), ldy = cnn__conv_wide_ldy(cs), nr = CNN_GEMM_NR;
     const float *pw = cnn__conv_wide_pack(cs, w, col + (size_t)cs->n * cols, 0);
     int n;
     CNN__OMP_FOR(cs->n > 1 && (double)cs->n * K * nw * C * RS > CNN__OMP_MIN_WORK)
     for (n = 0; n < cs->n; n++) {
-        float *xs = col + (size_t)n * cols, *yw = xs + (size_t)C * hw;
+        float *xs = col + (size_t)n * cols, *yw = xs + (size_t)C * hw + (ldy - nw ? nr : 0);
         int t, k, p, q;
         memcpy(xs, x + (size_t)n * C * hw, (size_t)C * hw * sizeof(float));
+        if (ldy != nw) memset(xs + (size_t)C * hw, 0, nr * sizeof(float));
         for (t = 0; t < RS; t++)
-            cnn__gemm_prepacked(0, K, (int)nw, C, pw + (size_t)t * psz, xs + (size_t)(t / S) * W + t % S, (int)hw, yw,
-                                (int)nw, t == 0, NULL);
+            cnn__gemm_prepacked(0, K, (int)ldy, C, pw + (size_t)t * psz, xs + (size_t)(t / S) * W + t % S, (int)hw, yw,
+                                (int)ldy, t == 0, NULL);
         for (k = 0; k < K; k++) {
             const float bk = b ? b[k] : 0.0f;
             for (p = 0; p < P; p++) {
                 float *CNN__RESTRICT yr = y + (((size_t)n * K + k) * P + p) * Q;
-                const float *CNN__RESTRICT wr = yw + (size_t)k * nw + (size_t)p * W;
+                const float *CNN__RESTRICT wr = yw + (size_t)k * ldy + (size_t)p * W;
                 if (b) for (q = 0; q < Q; q++) yr[q] = wr[q] + bk;
                 else memcpy(yr, wr, (size_t)Q * sizeof(float));
             }

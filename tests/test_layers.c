@@ -91,9 +91,9 @@ static void test_im2col_vs_naive(void)
    non-zero to check they are added to. */
 static void test_conv_wide_vs_naive(void)
 {
-    int trial, wide = 0, other = 0;
+    int trial, wide = 0, other = 0, padded = 0;
     double worst = 0.0;
-    for (trial = 0; trial < 42; trial++) {
+    for (trial = 0; trial < 43; trial++) {
         cnn_conv_shape cs;
         double e;
         int n = 1 + (int)cnn_rng_below(&rng, 3), c = 8 + (int)cnn_rng_below(&rng, 13), k = 1 + (int)cnn_rng_below(&rng, 40);
@@ -101,12 +101,19 @@ static void test_conv_wide_vs_naive(void)
         int r = 1 + (int)cnn_rng_below(&rng, h < 5 ? h : 5), s = 1 + (int)cnn_rng_below(&rng, w < 5 ? w : 5);
         if (trial == 40) { n = 2; c = 136; h = 6; w = 7; k = 100; r = 2; s = 3; }  /* GEMM blocks: C > 128, K > 96 */
         if (trial == 41) { n = 1; c = 9; h = 10; w = 10; k = 130; r = 3; s = 3; }
+        if (trial == 42) { n = 2; c = 8; h = 9; w = 9; k = 17; r = 2; s = 2; }   /* AVX-512: no room to round up */
         if (cnn_conv_shape_init(&cs, n, c, h, w, k, r, s, 1, 1, CNN_PAD_VALID, NULL) != CNN_OK) {
             CHECK(0, "wide trial %d: shape refused", trial);
             continue;
         }
 #ifdef CNN__GEMM_VECTOR
-        if (cnn__conv_wide(&cs)) wide++; else other++;
+        if (cnn__conv_wide(&cs)) {
+            const size_t nw = (size_t)(cs.p - 1) * cs.w + (size_t)cs.q;
+            wide++;
+            padded += cnn__conv_wide_ldy(&cs) != nw;   /* the forward's width rounded up */
+        } else {
+            other++;
+        }
 #endif
         e = conv_vs_naive(&cs, 1);
         if (e > worst) worst = e;
@@ -115,8 +122,11 @@ static void test_conv_wide_vs_naive(void)
     }
 #ifdef CNN__GEMM_VECTOR
     CHECK(wide >= 15 && other >= 3, "stride-1 conv: %d trials took the wide path, %d im2col; want both", wide, other);
+    CHECK(padded >= 5 && wide - padded >= 1, "stride-1 conv: %d wide trials with the forward's width rounded up, %d without; want both",
+          padded, wide - padded);
 #endif
-    printf("stride-1 conv vs naive: worst relative difference %.3g (%d wide, %d im2col)\n", worst, wide, other);
+    printf("stride-1 conv vs naive: worst relative difference %.3g (%d wide, %d of them rounded up, %d im2col)\n", worst,
+           wide, padded, other);
 }
 
 static void test_same_padding(void)
