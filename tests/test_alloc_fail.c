@@ -298,6 +298,17 @@ static void test_reserve_and_train(const char *spec, int streams)
     CLEAN_RUN(want, st = cnn_net_reserve(net, 5, &e));
     CHECK(st == CNN_OK, "reserve: %s", e.msg);
     CHECK((net->stream != NULL) == streams, "%s: the first block %s", spec, streams ? "does not stream" : "streams");
+    {   /* the maps and workspaces start on 64-byte boundaries, whatever the allocator gives */
+        const float *maps[4];
+        int i, j;
+        for (i = 0; i < net->nlayers; i++) {
+            maps[0] = net->layers[i].out; maps[1] = net->layers[i].dout; maps[2] = net->layers[i].cache;
+            maps[3] = i == 0 ? net->stream : NULL;
+            for (j = 0; j < 4; j++)
+                CHECK((uintptr_t)maps[j] % 64 == 0, "%s: layer %d's buffer %d at %p, not 64-byte aligned", spec, i, j,
+                      (const void *)maps[j]);
+        }
+    }
     cnn_net_free(net);
     for (k = 0; k < MAX_K; k++) {
         if (cnn_net_create(&net, &d, &e)) { CHECK(0, "reserve: create: %s", e.msg); return; }
