@@ -705,10 +705,13 @@ static int cnn__mul_size(size_t a, size_t b, size_t *out)
    (tests/run.sh compares hashes of trained weights across builds).
    OpenMP pragmas go through _Pragma so that a build without -fopenmp sees no unknown pragma. */
 #ifdef _OPENMP
+#include <omp.h>
 #define CNN__PRAGMA(x) _Pragma(#x)
 #define CNN__OMP_FOR(cond) CNN__PRAGMA(omp parallel for schedule(static) if(cond))
+#define CNN__THREADS() omp_get_max_threads()   /* for sizing scratch only, never a result */
 #else
 #define CNN__OMP_FOR(cond)
+#define CNN__THREADS() 1
 #endif
 /* below this many multiply-adds a loop is not worth waking a second thread for */
 #define CNN__OMP_MIN_WORK 32768
@@ -3406,7 +3409,7 @@ static int cnn__dropout_folded(const cnn_net *net)
     return cnn__conv_takes_pool_gen(net, 0) && net->nlayers > 4 && net->layers[4].kind == CNN_LAYER_DROPOUT;
 }
 
-/* slot buffers of the streamed first block (cnn__block0_forward) */
+/* slot buffers of the streamed first block (cnn__block0_forward): at most this many, one per thread */
 #define CNN__STREAM_SLOTS 16
 
 CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
@@ -3577,15 +3580,19 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
    "conv, batch norm, ReLU, 2x2 max/min pool" as the net's first four layers, when the pool's picks
    make the first convolution's gradient (cnn__conv_takes_pool_gen): then nothing reads the
    convolution's output map after the forward pass, so it is never written whole. Each sample's
-   map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one of 16, and used at
-   once, while it is still in the core's L2 cache, for "batch norm, ReLU, pool": with the running
+   map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one per thread (up to
+   16), and used at once, while it is still in the core's L2 cache, for "batch norm, ReLU, pool":
+   with the running
    statistics in inference; in training with the batch's, which need a pass over the whole batch
    first but not the map (cnn__block0_plane_stats: from each sample's im2col columns, made in
    that pass and kept for the backward). Every other value is computed by the same calls as the
    layers run one by one; nothing depends on which slot or thread computed it. The saving is the
    map's trip through memory (written once, read twice), in training a GEMM and a pass over the
    map for the statistics, and the map's allocation. Slot sl takes a contiguous run of samples,
-   so that the threads' shares of the slots are shares of the batch. */
+   so that the threads' shares of the slots are shares of the batch. (All 16 slots, with 2
+   threads, had each thread cycle through 8 maps, 1.4 MB, which its L2 did not keep: each map
+   written back to memory and read for ownership again; one slot per thread took the block's
+   forward from 33-35 to 28-32 us an image on 2 threads.) */
 static int cnn__slot_start(int sl, int n, int slots)   /* the first sample of slot sl */
 {
     return (int)((size_t)sl * (size_t)n / (size_t)slots);
@@ -3657,7 +3664,8 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
     const float *p = net->params, *w = p + L->w_off, *b = p + L->b_off;
     cnn_conv_shape cs = L->conv;
     cnn_pool_shape ps = P->pool;
-    const int K = L->out_c, CRS = cs.c * cs.r * cs.s, slots = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
+    const int threads = CNN__THREADS(), most = n < CNN__STREAM_SLOTS ? n : CNN__STREAM_SLOTS;
+    const int K = L->out_c, CRS = cs.c * cs.r * cs.s, slots = threads < most ? (threads > 1 ? threads : 1) : most;
     const size_t cols = (size_t)CRS * cs.p * cs.q, xs = L->in_size, map = L->out_size;
     const size_t hw = (size_t)cs.p * cs.q;
     double *pst = net->stream_st;
