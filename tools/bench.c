@@ -170,6 +170,7 @@ typedef struct {
     cnn_conv_shape cs;        /* cs.n is the batch timed */
     int dir, algo;
     float *x, *w, *b, *y, *dy, *dx, *dw, *col;
+    float *col_mem;           /* col is col_mem moved on to a 64-byte boundary, as a net's are */
 } conv_ctx;
 
 static double conv_run(void *p)
@@ -244,7 +245,8 @@ static void bench_convs(const int *threads, int nthreads, const double *peak)
         c.x = random_floats(&rng, xn); c.dx = random_floats(&rng, xn);
         c.w = random_floats(&rng, wn); c.dw = random_floats(&rng, wn); c.b = random_floats(&rng, (size_t)s[3]);
         c.y = random_floats(&rng, yn); c.dy = random_floats(&rng, yn);
-        c.col = random_floats(&rng, cnn_conv_col_floats(&c.cs));
+        c.col_mem = random_floats(&rng, cnn_conv_col_floats(&c.cs) + 16);
+        c.col = c.col_mem + (16 - (size_t)((uintptr_t)c.col_mem % 64) / sizeof(float)) % 16;
         for (d = 0; d < NDIRS; d++) {
             double naive, fast;
             set_threads(1);
@@ -265,7 +267,7 @@ static void bench_convs(const int *threads, int nthreads, const double *peak)
 #endif
             }
         }
-        free(c.x); free(c.dx); free(c.w); free(c.dw); free(c.b); free(c.y); free(c.dy); free(c.col);
+        free(c.x); free(c.dx); free(c.w); free(c.dw); free(c.b); free(c.y); free(c.dy); free(c.col_mem);
     }
 }
 
