@@ -1643,8 +1643,12 @@ static size_t cnn__conv_wide_ldy(const cnn_conv_shape *cs)
     return (size_t)cs->c * hw + nr + (size_t)cs->k * ldy <= (size_t)cs->c * cs->r * cs->s * cs->p * cs->q ? ldy : nw;
 }
 
+/* keep = 0 (the net in inference, where no backward follows): the GEMMs read each sample's
+   input in place, not a copy in col; all but the last sample, whose rounded-up width would read
+   past the end of x (the others' read into the next sample's first floats, for columns that are
+   discarded). Same bits either way. */
 static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, const float *w, const float *b, float *y,
-                                   float *col)
+                                   float *col, int keep)
 {
     const int K = cs->k, C = cs->c, S = cs->s, RS = cs->r * S, W = cs->w, P = cs->p, Q = cs->q;
     const size_t hw = (size_t)cs->h * W, nw = (size_t)(P - 1) * W + Q, cols = (size_t)C * RS * P * Q;
@@ -1654,11 +1658,16 @@ static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, con
     CNN__OMP_FOR(cs->n > 1 && (double)cs->n * K * nw * C * RS > CNN__OMP_MIN_WORK)
     for (n = 0; n < cs->n; n++) {
         float *xs = col + (size_t)n * cols, *yw = xs + (size_t)C * hw + (ldy - nw ? nr : 0);
+        const float *in = xs;
         int t, k, p, q;
-        memcpy(xs, x + (size_t)n * C * hw, (size_t)C * hw * sizeof(float));
-        if (ldy != nw) memset(xs + (size_t)C * hw, 0, nr * sizeof(float));
+        if (keep || n == cs->n - 1) {
+            memcpy(xs, x + (size_t)n * C * hw, (size_t)C * hw * sizeof(float));
+            if (ldy != nw) memset(xs + (size_t)C * hw, 0, nr * sizeof(float));
+        } else {
+            in = x + (size_t)n * C * hw;
+        }
         for (t = 0; t < RS; t++)
-            cnn__gemm_prepacked(0, K, (int)ldy, C, pw + (size_t)t * psz, xs + (size_t)(t / S) * W + t % S, (int)hw, yw,
+            cnn__gemm_prepacked(0, K, (int)ldy, C, pw + (size_t)t * psz, in + (size_t)(t / S) * W + t % S, (int)hw, yw,
                                 (int)ldy, t == 0, NULL);
         for (k = 0; k < K; k++) {
             const float bk = b ? b[k] : 0.0f;
@@ -1798,8 +1807,9 @@ static void cnn__conv_im2col_sample(const cnn_conv_shape *cs, const float *xn, c
     cnn__gemm_prepacked(0, K, PQ, CRS, pw, coln, PQ, yn, PQ, 1, b);   /* the bias added in its stores */
 }
 
-CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
-                                     const float *b, float *y, float *col)
+/* keep = 0: col need not keep the input for a backward (see cnn__conv_wide_forward) */
+static void cnn__conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w, const float *b, float *y,
+                                     float *col, int keep)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q;
     const size_t xs = (size_t)cs->c * cs->h * cs->w, cols = (size_t)CRS * PQ, ys = (size_t)K * PQ;
@@ -1807,14 +1817,22 @@ CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, c
     int n;
 #ifdef CNN__GEMM_VECTOR
     if (cnn__conv_wide(cs)) {
-        cnn__conv_wide_forward(cs, x, w, b, y, col);
+        cnn__conv_wide_forward(cs, x, w, b, y, col, keep);
         return;
     }
+#else
+    (void)keep;
 #endif
     cnn__gemm_pack(0, K, CRS, w, CRS, pw);
     CNN__OMP_FOR(cs->n > 1 && (double)cs->n * ys * CRS > CNN__OMP_MIN_WORK)
     for (n = 0; n < cs->n; n++)
         cnn__conv_im2col_sample(cs, x + (size_t)n * xs, pw, b, col + (size_t)n * cols, y + (size_t)n * ys, 1);
+}
+
+CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
+                                     const float *b, float *y, float *col)
+{
+    cnn__conv_forward_im2col(cs, x, w, b, y, col, 1);
 }
 
 CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, const float *w,
@@ -3744,7 +3762,7 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
             cnn_conv_shape cs = L->conv;
             cs.n = n;
             if (net->desc.algo == CNN_CONV_NAIVE) cnn_conv_forward_naive(&cs, in, p + L->w_off, p + L->b_off, L->out);
-            else cnn_conv_forward_im2col(&cs, in, p + L->w_off, p + L->b_off, L->out, L->cache);
+            else cnn__conv_forward_im2col(&cs, in, p + L->w_off, p + L->b_off, L->out, L->cache, net->training);
             break;
         }
         case CNN_LAYER_BATCHNORM: {
