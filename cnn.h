@@ -3603,10 +3603,9 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
    convolution's output map after the forward pass, so it is never written whole. Each sample's
    map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one per thread (up to
    16), and used at once, while it is still in the core's L2 cache, for "batch norm, ReLU, pool":
-   with the running
-   statistics in inference; in training with the batch's, which need a pass over the whole batch
-   first but not the map (cnn__block0_plane_stats: from each sample's im2col columns, made in
-   that pass and kept for the backward). Every other value is computed by the same calls as the
+   with the running statistics in inference; in training with the batch's, which need a pass
+   over the whole batch first but not the map (cnn__block0_plane_stats: from each sample's
+   im2col columns, made in that pass and kept for the backward). Every other value is computed by the same calls as the
    layers run one by one; nothing depends on which slot or thread computed it. The saving is the
    map's trip through memory (written once, read twice), in training a GEMM and a pass over the
    map for the statistics, and the map's allocation. Slot sl takes a contiguous run of samples,
