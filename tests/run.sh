@@ -175,6 +175,15 @@ estimate_smoke() {
         ! python3 tools/study_estimate.py results/full tests/run.sh >/dev/null 2>&1
 }
 step study-estimate estimate_smoke
+# the per-layer timer of the README's breakdown still finds its places in cnn.h, builds
+# warning-free and times every layer
+layer_times_smoke() {
+    python3 tools/layer_times.py --model 22 --batch 4 --steps 2 --threads 1 --cc "gcc $WARN -O2" > "$out/layer_times.txt" &&
+        grep -q '^forward  layer  0 (conv' "$out/layer_times.txt" && grep -q '^backward layer  0 (conv' "$out/layer_times.txt" &&
+        grep -q '^timed: [0-9.]*, whole steps: [0-9.]*' "$out/layer_times.txt" &&
+        ! python3 tools/layer_times.py --steps 0 >/dev/null 2>&1
+}
+step layer-times layer_times_smoke
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
