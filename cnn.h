@@ -2354,12 +2354,18 @@ CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const 
    written (the gradient where the window's pick was, 0 elsewhere and in a dropped odd row or
    column) row pair by row pair, instead of the whole map cleared in one pass and then added to
    in another. 0.0f + g is what clear-and-add computes. */
-/* relu_y, for max and min pooling only, may be the pool's own output when a ReLU comes right
-   before it: each window's gradient then goes through that ReLU on the way (the pick is the
-   ReLU's output at the picked place), so the batch norm before the ReLU gets its gradient
-   ready and reads one map fewer. 0.0f + relu_grad(g) gives the bits of relu_grad(0.0f + g). */
+/* act_y, for max and min pooling only, may be the pool's own output when an activation comes
+   right before it: each window's gradient then goes through that activation on the way (the
+   pick is the activation's output at the picked place). After a ReLU the batch norm before it
+   gets its gradient ready and reads one map fewer; 0.0f + relu_grad(g) gives the bits of
+   relu_grad(0.0f + g). After a sigmoid or tanh, dx is that activation's input gradient, and the
+   activation's backward, a pass over the whole map, is not run: the same expressions
+   (CNN__SIGMOID_GRAD, CNN__TANH_GRAD) on the same values, and everywhere else 0, which is what
+   0 * y(1 - y) and 0 * (1 - y^2) give for the outputs of either function (finite, |y| <= 1). */
+#define CNN__SIGMOID_GRAD(dy, y) ((dy) * (y) * (1.0f - (y)))
+#define CNN__TANH_GRAD(dy, y) ((dy) * (1.0f - (y) * (y)))
 static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg,
-                                      const float *dy, const float *relu_y, float *dx)
+                                      const float *dy, cnn_act act, const float *act_y, float *dx)
 {
     const int planes = ps->n * ps->c, W = ps->w, Q = ps->q;
     int pl;
@@ -2379,9 +2385,13 @@ static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t,
             } else {   /* clear the two rows while they are in cache, then one store per window */
                 const int32_t *a = arg + ((size_t)pl * ps->p + p) * Q;
                 memset(d0, 0, (size_t)2 * W * sizeof(float));
-                if (relu_y) {
-                    const float *ry = relu_y + ((size_t)pl * ps->p + p) * Q;
-                    for (q = 0; q < Q; q++) dxp[a[q]] = 0.0f + cnn__relu_grad(g[q], ry[q]);
+                const float *ay = act_y ? act_y + ((size_t)pl * ps->p + p) * Q : NULL;
+                if (ay && act == CNN_ACT_RELU) {
+                    for (q = 0; q < Q; q++) dxp[a[q]] = 0.0f + cnn__relu_grad(g[q], ay[q]);
+                } else if (ay && act == CNN_ACT_SIGMOID) {
+                    for (q = 0; q < Q; q++) dxp[a[q]] = CNN__SIGMOID_GRAD(0.0f + g[q], ay[q]);
+                } else if (ay && act == CNN_ACT_TANH) {
+                    for (q = 0; q < Q; q++) dxp[a[q]] = CNN__TANH_GRAD(0.0f + g[q], ay[q]);
                 } else {
                     for (q = 0; q < Q; q++) dxp[a[q]] = 0.0f + g[q];
                 }
@@ -2396,8 +2406,10 @@ static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t,
      dxhat = dy * gamma
      dx    = invstd/M * (M*dxhat - sum(dxhat) - xhat * sum(dxhat*xhat))
    (the two sums are how each x moves the batch mean and variance seen by every other x). */
-/* relu = 1 applies a ReLU to y on the way out (the net fuses "batch norm, relu" this way, which
-   saves a pass over the largest maps; same expression as cnn_act_forward, so the same bits) */
+/* act = CNN_ACT_RELU applies a ReLU to y on the way out (the net fuses "batch norm, relu" this
+   way, which saves a pass over the largest maps; same expression as cnn_act_forward, so the same
+   bits); sigmoid and tanh are applied to each plane once it is written, by cnn_act_forward's own
+   loop (cnn__act_forward_range); CNN_ACT_LINEAR: nothing */
 /* The statistics read each plane once from memory: its sum, then (from cache) its squared
    deviations from its own mean, merged plane by plane into the channel's mean and sum of squared
    deviations M2 (Chan, Golub and LeVeque's pairwise update, in double):
@@ -2449,11 +2461,13 @@ static void cnn__bn_plane_stats(const float *xp, size_t hw, double *st)
 }
 
 /* pst, when x is NULL: the planes' statistics taken beforehand (cnn__bn_plane_stats, (n, c, 2)) */
+static void cnn__act_forward_range(cnn_act a, size_t count, const float *x, float *y);
 static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const double *pst, const float *gamma,
                                   const float *beta, float *y, float *xhat, float *invstd, float *mean_out,
-                                  float *run_mean, float *run_var, float momentum, float eps, int relu)
+                                  float *run_mean, float *run_var, float momentum, float eps, cnn_act act)
 {
     const double M = (double)n * (double)hw;
+    const int relu = act == CNN_ACT_RELU;
     int ch;
     CNN__OMP_FOR(c > 1 && (x ? M * c : (double)n * c) > CNN__OMP_MIN_WORK)
     for (ch = 0; ch < c; ch++) {
@@ -2500,6 +2514,7 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
                 cnn__bn_relu_row(&f, xp, hw, yp);
             else
                 for (i = 0; i < hw; i++) yp[i] = g * cnn__f32((xp[i] - fm) * is) + bt;
+            if (act == CNN_ACT_SIGMOID || act == CNN_ACT_TANH) cnn__act_forward_range(act, hw, yp, yp);
         }
         if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * fm;
         if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? m2 / (M - 1) : var);
@@ -2510,11 +2525,12 @@ CNN_API void cnn_bn_forward_train(int n, int c, size_t hw, const float *x, const
                                   const float *beta, float *y, float *xhat, float *invstd,
                                   float *run_mean, float *run_var, float momentum, float eps)
 {
-    cnn__bn_forward_train(n, c, hw, x, NULL, gamma, beta, y, xhat, invstd, NULL, run_mean, run_var, momentum, eps, 0);
+    cnn__bn_forward_train(n, c, hw, x, NULL, gamma, beta, y, xhat, invstd, NULL, run_mean, run_var, momentum, eps,
+                          CNN_ACT_LINEAR);
 }
 
 static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
-                                  const float *run_mean, const float *run_var, float eps, float *y, int relu)
+                                  const float *run_mean, const float *run_var, float eps, float *y, cnn_act act)
 {
     int m, ch;
     size_t i;
@@ -2525,10 +2541,11 @@ static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const
             const float a = f.gamma, b = f.beta;   /* the affine map folded once: y = a*x + b */
             const float *CNN__RESTRICT xp = x + off;
             float *CNN__RESTRICT yp = y + off;
-            if (relu)
+            if (act == CNN_ACT_RELU)
                 cnn__bn_relu_row(&f, xp, hw, yp);
             else
                 for (i = 0; i < hw; i++) yp[i] = a * xp[i] + b;
+            if (act == CNN_ACT_SIGMOID || act == CNN_ACT_TANH) cnn__act_forward_range(act, hw, yp, yp);
         }
 }
 
@@ -2536,7 +2553,7 @@ CNN_API void cnn_bn_forward_infer(int n, int c, size_t hw, const float *x, const
                                   const float *beta, const float *run_mean, const float *run_var,
                                   float eps, float *y)
 {
-    cnn__bn_forward_infer(n, c, hw, x, gamma, beta, run_mean, run_var, eps, y, 0);
+    cnn__bn_forward_infer(n, c, hw, x, gamma, beta, run_mean, run_var, eps, y, CNN_ACT_LINEAR);
 }
 
 /* add = 1: dx += the gradient, as the public functions promise; add = 0: dx = the gradient, which
@@ -2719,11 +2736,13 @@ static void cnn__act_backward_range(cnn_act a, size_t count, const float *y, con
     } while (0)
     switch (a) {
     case CNN_ACT_RELU:    CNN__DX(y[i] > 0.0f ? dy[i] : 0.0f); break;
-    case CNN_ACT_SIGMOID: CNN__DX(dy[i] * y[i] * (1.0f - y[i])); break;
-    case CNN_ACT_TANH:    CNN__DX(dy[i] * (1.0f - y[i] * y[i])); break;
+    case CNN_ACT_SIGMOID: CNN__DX(CNN__SIGMOID_GRAD(dy[i], y[i])); break;
+    case CNN_ACT_TANH:    CNN__DX(CNN__TANH_GRAD(dy[i], y[i])); break;
     case CNN_ACT_LINEAR:  CNN__DX(dy[i]); break;
     }
 #undef CNN__DX
+#undef CNN__SIGMOID_GRAD
+#undef CNN__TANH_GRAD
 }
 
 /* add as in cnn__bn_backward */
@@ -3431,6 +3450,28 @@ static int cnn__pool_applies_relu(const cnn_net *net, int i)
            cnn__pool2_applies(&L->pool);
 }
 
+/* whether layer i is a batch norm followed by a sigmoid or tanh: it then writes the activation's
+   output, plane by plane while the plane is in cache (cnn__act_forward_range in place, the same
+   calls and so the same bits as the activation's own pass), and its own output map is never
+   written, so not allocated; its backward and the activation's run as before. */
+static int cnn__act_fused_after(const cnn_net *net, int i)
+{
+    return net->layers[i].kind == CNN_LAYER_BATCHNORM && i + 1 < net->nlayers &&
+           net->layers[i + 1].kind == CNN_LAYER_ACT &&
+           (net->layers[i + 1].act == CNN_ACT_SIGMOID || net->layers[i + 1].act == CNN_ACT_TANH);
+}
+
+/* whether layer i is a 2x2/2 max or min pool right after a sigmoid or tanh that is not the net's
+   first layer: its backward then writes that activation's input gradient (cnn__pool2_backward_write
+   with the activation), and the activation's backward is skipped; its own gradient map is
+   never written, so not allocated (study models 8 and 9: one pass over the 26x26x64 maps less) */
+static int cnn__pool_applies_act_grad(const cnn_net *net, int i)
+{
+    const cnn__layer *L = i >= 2 && i < net->nlayers ? &net->layers[i] : NULL, *A = L ? L - 1 : NULL;
+    return L && L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG && cnn__pool2_applies(&L->pool) &&
+           A->kind == CNN_LAYER_ACT && (A->act == CNN_ACT_SIGMOID || A->act == CNN_ACT_TANH);
+}
+
 /* whether layer i is the net's first layer, a convolution that takes its output gradient row by
    row from the batch norm right after it (cnn__bn_gen), instead of as a map that the batch norm
    writes and the convolution reads back: that batch norm's backward then only takes its sums,
@@ -3478,6 +3519,7 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         /* maps that fused layers never write: a batch norm with its ReLU fused writes the ReLU's
            output and reads the ReLU's gradient; a pool fused after that writes its own output */
         const int fused_bn = L->kind == CNN_LAYER_BATCHNORM && cnn__relu_fused_after(net, i);
+        const int bn_into_act = L->kind == CNN_LAYER_BATCHNORM && cnn__act_fused_after(net, i);
         const int fused_relu = L->kind == CNN_LAYER_ACT && i > 0 && cnn__relu_fused_after(net, i - 1) &&
                                cnn__pool_applies_relu(net, i + 1);
         /* the first block's picks (see cnn__conv_backward_pool_gen): no gradient map behind its pool,
@@ -3485,9 +3527,10 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         const int pool_gen = (i == 2 || i == 3) && cnn__conv_takes_pool_gen(net, 0);
         const int streamed = i == 0 && cnn__conv_takes_pool_gen(net, 0);   /* its map: slots in net->stream */
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
-        if (!fused_bn && !fused_relu && !streamed && !(L->out = cnn__alloc_floats_aligned(outn))) goto nomem;
+        if (!fused_bn && !bn_into_act && !fused_relu && !streamed && !(L->out = cnn__alloc_floats_aligned(outn))) goto nomem;
         if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(pool_gen && i == 2) &&
-            !(i == 3 && cnn__dropout_folded(net)) && !(L->dout = cnn__alloc_floats_aligned(outn))) goto nomem;
+            !(i == 3 && cnn__dropout_folded(net)) && !cnn__pool_applies_act_grad(net, i + 1) &&
+            !(L->dout = cnn__alloc_floats_aligned(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
             cnn_conv_shape cs = L->conv;
             cs.n = n;
@@ -3745,7 +3788,7 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
             }
         }
         cnn__bn_forward_train(n, K, hw, NULL, pst, p + B->w_off, p + B->b_off, NULL, NULL, B->invstd,
-                              B->invstd + K, mean, mean + K, net->desc.bn_momentum, net->desc.bn_eps, 1);
+                              B->invstd + K, mean, mean + K, net->desc.bn_momentum, net->desc.bn_eps, CNN_ACT_RELU);
         for (ch = 0; ch < K; ch++) {   /* the batch's means in double, for the backward (cnn__bn_gen) */
             double sum = 0.0;
             int m;
@@ -3801,17 +3844,20 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
             float *mean = net->state + L->st_off, *var = mean + L->out_c;
             const size_t hw = (size_t)L->out_h * L->out_w;
             const int relu = cnn__relu_fused_after(net, i), pooled = relu && cnn__pool_applies_relu(net, i + 2);
-            float *out = pooled ? NULL : relu ? net->layers[i + 1].out : L->out;   /* NULL: the pool applies it */
+            const cnn_act act = relu ? CNN_ACT_RELU : cnn__act_fused_after(net, i) ? net->layers[i + 1].act
+                                                                                    : CNN_ACT_LINEAR;
+            float *out = pooled ? NULL : act != CNN_ACT_LINEAR ? net->layers[i + 1].out : L->out;   /* NULL: the pool applies it */
             if (net->training)
                 cnn__bn_forward_train(n, L->out_c, hw, in, NULL, p + L->w_off, p + L->b_off, out, NULL, L->invstd,
-                                      L->invstd + L->out_c, mean, var, net->desc.bn_momentum, net->desc.bn_eps, relu);
+                                      L->invstd + L->out_c, mean, var, net->desc.bn_momentum, net->desc.bn_eps, act);
             else if (out)
                 cnn__bn_forward_infer(n, L->out_c, hw, in, p + L->w_off, p + L->b_off, mean, var, net->desc.bn_eps,
-                                      out, relu);
+                                      out, act);
             break;
         }
         case CNN_LAYER_ACT:
-            if (!(i > 0 && cnn__relu_fused_after(net, i - 1))) cnn_act_forward(L->act, count, in, L->out);
+            if (!(i > 0 && (cnn__relu_fused_after(net, i - 1) || cnn__act_fused_after(net, i - 1))))
+                cnn_act_forward(L->act, count, in, L->out);
             break;
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
@@ -3932,14 +3978,20 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
             }
             break;
         }
-        case CNN_LAYER_ACT:   /* fused after a batch norm: that layer's backward does it */
-            if (dx && !(i > 0 && cnn__relu_fused_after(net, i - 1))) cnn__act_backward(L->act, count, L->out, dy, dx, 0);
+        case CNN_LAYER_ACT:   /* fused after a batch norm or before a pool: that layer's backward does it */
+            if (dx && !(i > 0 && cnn__relu_fused_after(net, i - 1)) && !cnn__pool_applies_act_grad(net, i + 1))
+                cnn__act_backward(L->act, count, L->out, dy, dx, 0);
             break;
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
-            if (dx && cnn__pool2_applies(&ps))
-                cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, cnn__pool_applies_relu(net, i) ? L->out : NULL, dx);
+            if (cnn__pool_applies_act_grad(net, i))   /* the activation's input gradient (its own
+                                                         gradient, dx, is not allocated) */
+                cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, net->layers[i - 1].act, L->out,
+                                          net->layers[i - 2].dout);
+            else if (dx && cnn__pool2_applies(&ps))
+                cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, CNN_ACT_RELU,
+                                          cnn__pool_applies_relu(net, i) ? L->out : NULL, dx);
             else if (dx)
                 cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
             break;

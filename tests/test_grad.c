@@ -361,6 +361,9 @@ static void test_net(void)
                       "net %d: first convolution's gradient from the pool's picks %d", s + 1,
                       cnn__conv_takes_pool_gen(c.net, 0));
 #endif
+                /* net 1's second block, conv-bn-act: its min pool writes the tanh's input gradient */
+                CHECK(cnn__pool_applies_act_grad(c.net, 8) == (s == 0 && order == 0),
+                      "net %d: the pool after the tanh makes its gradient %d", s + 1, cnn__pool_applies_act_grad(c.net, 8));
                 c.x = x; c.y = y; c.n = 3;
                 cnn_rng_seed(&c.drop, 99);
                 memset(cnn_net_grads(c.net), 0, np * sizeof(float));

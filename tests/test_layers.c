@@ -274,7 +274,7 @@ static void test_pool2_backward_write(void)
             cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, t == CNN_POOL_AVG ? NULL : a);
             cnn_pool_backward(&ps, (cnn_pool_type)t, a, dy, dx1);
             CHECK(cnn__pool2_applies(&ps), "2x2 path not taken");
-            cnn__pool2_backward_write(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a, dy, NULL, dx2);
+            cnn__pool2_backward_write(&ps, (cnn_pool_type)t, t == CNN_POOL_AVG ? NULL : a, dy, CNN_ACT_RELU, NULL, dx2);
             for (i = 0; i < nx; i++) if (memcmp(&dx1[i], &dx2[i], sizeof(float))) break;
             CHECK(i == nx, "%s pool 2x2 on %dx%d: written dx differs from clear + add at %zu (%g vs %g)",
                   cnn_pool_type_name((cnn_pool_type)t), ps.h, ps.w, i, i < nx ? dx2[i] : 0.0, i < nx ? dx1[i] : 0.0);
@@ -287,10 +287,31 @@ static void test_pool2_backward_write(void)
                 memset(dx1, 0, nx * sizeof(float));
                 cnn_pool_backward(&ps, (cnn_pool_type)t, a, dy, dx1);
                 for (i = 0; i < nx; i++) dx1[i] = cnn__relu_grad(dx1[i], x[i]);
-                cnn__pool2_backward_write(&ps, (cnn_pool_type)t, a, dy, y, dx2);
+                cnn__pool2_backward_write(&ps, (cnn_pool_type)t, a, dy, CNN_ACT_RELU, y, dx2);
                 for (i = 0; i < nx; i++) if (memcmp(&dx1[i], &dx2[i], sizeof(float))) break;
                 CHECK(i == nx, "%s pool 2x2 on %dx%d after a ReLU: written dx differs at %zu (%g vs %g)",
                       cnn_pool_type_name((cnn_pool_type)t), ps.h, ps.w, i, i < nx ? dx2[i] : 0.0, i < nx ? dx1[i] : 0.0);
+                /* after a sigmoid or tanh (outputs that tie where they saturate): dx is the
+                   activation's input gradient, the bits of clear + add + its backward */
+                {
+                    const cnn_act acts[2] = {CNN_ACT_SIGMOID, CNN_ACT_TANH};
+                    int k;
+                    for (k = 0; k < 2; k++) {
+                        float *z = rnd(nx, -4, 4), *dz = zeros(nx);
+                        for (i = 0; i < nx; i += 7) z[i] = 30.0f;
+                        cnn_act_forward(acts[k], nx, z, x);
+                        cnn_pool_forward(&ps, (cnn_pool_type)t, x, y, a);
+                        memset(dx1, 0, nx * sizeof(float));
+                        cnn_pool_backward(&ps, (cnn_pool_type)t, a, dy, dx1);
+                        cnn__act_backward(acts[k], nx, x, dx1, dz, 0);   /* as the net runs it */
+                        cnn__pool2_backward_write(&ps, (cnn_pool_type)t, a, dy, acts[k], y, dx2);
+                        for (i = 0; i < nx; i++) if (memcmp(&dz[i], &dx2[i], sizeof(float))) break;
+                        CHECK(i == nx, "%s pool 2x2 on %dx%d after %s: written dx differs at %zu (%g vs %g)",
+                              cnn_pool_type_name((cnn_pool_type)t), ps.h, ps.w, cnn_act_name(acts[k]), i,
+                              i < nx ? dx2[i] : 0.0, i < nx ? dz[i] : 0.0);
+                        free(z); free(dz);
+                    }
+                }
             }
             free(x); free(y); free(dy); free(dx1); free(dx2); free(a);
         }
@@ -674,8 +695,9 @@ static void test_pool2_bn_infer_edges(void)
 }
 
 /* the net runs "batch norm, ReLU" as one layer, without keeping xhat (backward recomputes it
-   from x and the mean); it must give the bits of the two public layers */
-static void test_bn_relu_fused(void)
+   from x and the mean); it must give the bits of the two public layers. "Batch norm, sigmoid"
+   and "batch norm, tanh" are fused in the forward only. */
+static void test_bn_act_fused(cnn_act act)
 {
     enum { N = 3, C = 4, HW = 37 };   /* 37: a tail after the 16-lane sums */
     const size_t cnt = (size_t)N * C * HW;
@@ -688,25 +710,28 @@ static void test_bn_relu_fused(void)
     size_t i;
     for (i = 0; i < cnt; i += 7) x[i] = 0.0f;   /* some exact zeros and ties */
     cnn_bn_forward_train(N, C, HW, x, gamma, beta, bn, xh1, is1, rm1, rv1, 0.9f, 1e-3f);
-    cnn_act_forward(CNN_ACT_RELU, cnt, bn, y1);
-    cnn__bn_forward_train(N, C, HW, x, NULL, gamma, beta, y2, xh2, is2, NULL, rm2, rv2, 0.9f, 1e-3f, 1);
+    cnn_act_forward(act, cnt, bn, y1);
+    cnn__bn_forward_train(N, C, HW, x, NULL, gamma, beta, y2, xh2, is2, NULL, rm2, rv2, 0.9f, 1e-3f, act);
     CHECK(!memcmp(y1, y2, cnt * sizeof(float)) && !memcmp(xh1, xh2, cnt * sizeof(float)) &&
-          !memcmp(rm1, rm2, sizeof rm1) && !memcmp(rv1, rv2, sizeof rv1), "fused bn+relu forward differs");
-    cnn__bn_forward_train(N, C, HW, x, NULL, gamma, beta, y3, NULL, is3, mu, rm3, rv3, 0.9f, 1e-3f, 1);
+          !memcmp(rm1, rm2, sizeof rm1) && !memcmp(rv1, rv2, sizeof rv1), "fused bn+%s forward differs",
+          cnn_act_name(act));
+    cnn__bn_forward_train(N, C, HW, x, NULL, gamma, beta, y3, NULL, is3, mu, rm3, rv3, 0.9f, 1e-3f, act);
     CHECK(!memcmp(y1, y3, cnt * sizeof(float)) && !memcmp(is1, is3, sizeof is1) && !memcmp(rm1, rm3, sizeof rm1),
-          "fused bn+relu forward without xhat differs");
-    cnn_act_backward(CNN_ACT_RELU, cnt, y1, dy, dbn);
-    cnn_bn_backward(N, C, HW, dbn, xh1, gamma, is1, dx1, dg1, db1);
-    cnn__bn_backward(N, C, HW, dy, y2, xh2, NULL, gamma, is2, dx2, dg2, db2, NULL, 1);
-    CHECK(!memcmp(dx1, dx2, cnt * sizeof(float)) && !memcmp(dg1, dg2, sizeof dg1) && !memcmp(db1, db2, sizeof db1),
-          "fused bn+relu backward differs");
-    cnn__bn_backward(N, C, HW, dy, y3, x, mu, gamma, is3, dx3, dg3, db3, NULL, 0);
-    CHECK(!memcmp(dx1, dx3, cnt * sizeof(float)) && !memcmp(dg1, dg3, sizeof dg1) && !memcmp(db1, db3, sizeof db1),
-          "fused bn+relu backward with xhat recomputed from x differs");
-    cnn__bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, y2, 1);
+          "fused bn+%s forward without xhat differs", cnn_act_name(act));
+    if (act == CNN_ACT_RELU) {   /* the backward is fused for ReLU only */
+        cnn_act_backward(CNN_ACT_RELU, cnt, y1, dy, dbn);
+        cnn_bn_backward(N, C, HW, dbn, xh1, gamma, is1, dx1, dg1, db1);
+        cnn__bn_backward(N, C, HW, dy, y2, xh2, NULL, gamma, is2, dx2, dg2, db2, NULL, 1);
+        CHECK(!memcmp(dx1, dx2, cnt * sizeof(float)) && !memcmp(dg1, dg2, sizeof dg1) && !memcmp(db1, db2, sizeof db1),
+              "fused bn+relu backward differs");
+        cnn__bn_backward(N, C, HW, dy, y3, x, mu, gamma, is3, dx3, dg3, db3, NULL, 0);
+        CHECK(!memcmp(dx1, dx3, cnt * sizeof(float)) && !memcmp(dg1, dg3, sizeof dg1) && !memcmp(db1, db3, sizeof db1),
+              "fused bn+relu backward with xhat recomputed from x differs");
+    }
+    cnn__bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, y2, act);
     cnn_bn_forward_infer(N, C, HW, x, gamma, beta, rm1, rv1, 1e-3f, bn);
-    cnn_act_forward(CNN_ACT_RELU, cnt, bn, y1);
-    CHECK(!memcmp(y1, y2, cnt * sizeof(float)), "fused bn+relu inference differs");
+    cnn_act_forward(act, cnt, bn, y1);
+    CHECK(!memcmp(y1, y2, cnt * sizeof(float)), "fused bn+%s inference differs", cnn_act_name(act));
     free(x); free(dy); free(bn); free(y1); free(y2); free(xh1); free(xh2); free(dbn); free(dx1); free(dx2);
     free(y3); free(dx3);
 }
@@ -827,7 +852,9 @@ int main(void)
     test_pool_vs_reference();
     test_pool2_backward_write();
     test_batchnorm();
-    test_bn_relu_fused();
+    test_bn_act_fused(CNN_ACT_RELU);
+    test_bn_act_fused(CNN_ACT_SIGMOID);
+    test_bn_act_fused(CNN_ACT_TANH);
     test_net_bn_relu_pool();
     test_pool2_bn_infer_edges();
     test_net_dropout_masks();
