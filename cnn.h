@@ -2763,12 +2763,25 @@ CNN_API void cnn_act_backward(cnn_act a, size_t count, const float *y, const flo
 }
 
 /* >>dropout implementation */
+/* mask[i] = cnn_rng_uniform(r) >= rate ? keep : 0, in integers: the uniform is k * 2^-24 with k the
+   top 24 bits of the generator's output, exactly, and rate * 2^24 is exact too, so the test is
+   k >= thr, thr the least whole number >= rate * 2^24; and the mask's bits are keep's or zero by
+   an AND, not a branch (at GCC -O2 a ?: here was a branch, mispredicted at random). Same masks,
+   same final state; 0.42 -> 0.37 ns an element (AVX-512, -O3), 1.62 -> 1.55 at -O2. */
 CNN_API void cnn_dropout_mask(cnn_rng *r, float rate, size_t count, float *mask)
 {
-    const float keep = 1.0f / (1.0f - rate);
+    const float keep = 1.0f / (1.0f - rate), rs = rate > 0.0f ? rate * 16777216.0f : 0.0f;
+    uint32_t thr = (uint32_t)rs, kb;
+    uint64_t s = r->state;
     size_t i;
     CNN_ASSERT(rate >= 0.0f && rate < 1.0f);
-    for (i = 0; i < count; i++) mask[i] = cnn_rng_uniform(r) >= rate ? keep : 0.0f;
+    if ((float)thr < rs) thr++;
+    memcpy(&kb, &keep, sizeof kb);
+    for (i = 0; i < count; i++) {
+        const uint32_t k = (uint32_t)(cnn__rng_mix(s += CNN__RNG_GAMMA) >> 40), b = kb & (0u - (uint32_t)(k >= thr));
+        memcpy(mask + i, &b, sizeof b);
+    }
+    r->state = s;
 }
 
 CNN_API void cnn_dropout_forward(size_t count, const float *mask, const float *x, float *y)
@@ -2777,11 +2790,19 @@ CNN_API void cnn_dropout_forward(size_t count, const float *mask, const float *x
     for (i = 0; i < count; i++) y[i] = x[i] * mask[i];
 }
 
+/* in chunks over the threads, like the activations' backward (one thread took study model 16's
+   dropout backward, over its 26x26x64 maps, at 25 us an image while the other waited) */
 static void cnn__dropout_backward(size_t count, const float *mask, const float *dy, float *dx, int add)
 {
-    size_t i;
-    if (add) for (i = 0; i < count; i++) dx[i] += dy[i] * mask[i];
-    else for (i = 0; i < count; i++) dx[i] = dy[i] * mask[i];
+    const int chunks = (int)((count + CNN__ACT_CHUNK - 1) / CNN__ACT_CHUNK);
+    int c;
+    CNN__OMP_FOR(chunks > 1)
+    for (c = 0; c < chunks; c++) {
+        const size_t lo = (size_t)c * CNN__ACT_CHUNK, hi = count - lo < CNN__ACT_CHUNK ? count : lo + CNN__ACT_CHUNK;
+        size_t i;
+        if (add) for (i = lo; i < hi; i++) dx[i] += dy[i] * mask[i];
+        else for (i = lo; i < hi; i++) dx[i] = dy[i] * mask[i];
+    }
 }
 
 CNN_API void cnn_dropout_backward(size_t count, const float *mask, const float *dy, float *dx)

@@ -317,6 +317,46 @@ static void test_pool2_backward_write(void)
         }
 }
 
+/* cnn_dropout_mask against its definition, one cnn_rng_uniform draw an element compared with the
+   rate (it tests the draw's top 24 bits against a threshold instead): the same masks and the
+   same generator state after. Besides plain rates, ones where the threshold's rounding decides:
+   the first draw's own value u0 (kept), the floats just below and above it, and u0 plus half a
+   2^-24 step (dropped), so that the first entry sits on the threshold's edge every time; with a
+   seed whose u0 is below 1/4, where floats are finer than the steps. */
+static void test_dropout_mask_definition(void)
+{
+    enum { N = 20000, PLAIN = 6 };
+    float rates[PLAIN + 4] = {0.0f, 0.2f, 0.5f, 0.8f, 1.0e-30f, 0.99999994f};
+    static float got[N];
+    size_t k, i;
+    for (k = 0; k < sizeof rates / sizeof rates[0]; k++) {
+        float rate, keep;
+        cnn_rng a, b;
+        size_t bad = 0;
+        cnn_rng_seed(&a, 1000 + k);
+        cnn_rng_seed(&b, 1000 + k);
+        if (k >= PLAIN) {
+            cnn_rng c = a;
+            float u0;
+            while ((u0 = cnn_rng_uniform(&c)) >= 0.25f) {   /* the next seed */
+                cnn_rng_seed(&a, a.state + 1);
+                c = b = a;
+            }
+            const float edge[4] = {u0, nextafterf(u0, 0.0f), nextafterf(u0, 1.0f), u0 + 0.5f / 16777216.0f};
+            rates[k] = edge[k - PLAIN];
+        }
+        rate = rates[k];
+        keep = 1.0f / (1.0f - rate);
+        cnn_dropout_mask(&a, rate, N, got);
+        for (i = 0; i < N; i++) {
+            const float want = cnn_rng_uniform(&b) >= rate ? keep : 0.0f;
+            bad += memcmp(&want, &got[i], sizeof want) != 0;
+        }
+        CHECK(bad == 0, "rate %.9g: %zu of %d mask entries differ from the definition", (double)rate, bad, N);
+        CHECK(a.state == b.state, "rate %.9g: the generator's state after the mask differs", (double)rate);
+    }
+}
+
 /* the net draws each sample's dropout mask from its own generator: each must drop about the rate,
    and two samples' masks must be independent (agree on about half the units at rate 0.5) */
 static void test_net_dropout_masks(void)
@@ -857,6 +897,7 @@ int main(void)
     test_bn_act_fused(CNN_ACT_TANH);
     test_net_bn_relu_pool();
     test_pool2_bn_infer_edges();
+    test_dropout_mask_definition();
     test_net_dropout_masks();
     test_adam();
     test_glorot_and_rng();
