@@ -1530,7 +1530,7 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
     const int bands = (bt + 3) / 4, mb_max = d->gen || d->n % CNN__VW ? 1 : CNN__DW_MB;
     const size_t tile = (size_t)T * T * CNN__VW, all = (size_t)ct * kt * tile * sizeof(float);
     const int want = (int)((all + CNN__DW_GROUP - 1) / CNN__DW_GROUP), threads = CNN__THREADS();
-    const int groups = bands < want ? bands : want > threads ? want : bands < threads ? bands : threads;
+    const int at_least = want > threads ? want : threads, groups = bands < at_least ? bands : at_least;
     int g, j;
     CNN_ASSERT(!d->gen || !by_c);
     CNN__OMP_FOR(groups > 1 && (double)N * K * d->n * CRS > CNN__OMP_MIN_WORK)
