@@ -144,11 +144,17 @@ fi
 # 6. the examples and tools run
 step run-quickstart "$out/quickstart"
 bench_smoke() { "$out/bench" --quick > "$out/bench.txt" && grep -q '^train_images_per_s model=1 batch=32 threads=1: [0-9]' "$out/bench.txt" &&
-                grep -q '^peak_gflops' "$out/bench.txt" && grep -q '^act_ns_per_element fn=tanh impl=cnn threads=1: [0-9]' "$out/bench.txt"; }
+                grep -q '^peak_gflops' "$out/bench.txt" && grep -q '^act_ns_per_element fn=tanh impl=cnn threads=1: [0-9]' "$out/bench.txt" &&
+                grep -q '^dropout_mask_ns_per_element rate=0.2 threads=1: [0-9]' "$out/bench.txt"; }
 step run-bench-quick bench_smoke
 bench_model() { "$out/bench" --quick --model 22 > "$out/bench22.txt" && grep -q '^infer_images_per_s model=22 batch=128 threads=1: [0-9]' "$out/bench22.txt" &&
                 ! grep -q '^peak_gflops\|model=1 ' "$out/bench22.txt" && ! "$out/bench" --model 23 2>/dev/null; }
 step run-bench-one-model bench_model
+bench_conv() { "$out/bench" --quick --conv 8,9,9,4,2,2 > "$out/bench_conv.txt" &&
+               grep -q '^conv_us_per_image shape=8x9x9-4x2x2 dir=dx batch=32 threads=1: [0-9]' "$out/bench_conv.txt" &&
+               ! grep -q '^peak_gflops\|images_per_s' "$out/bench_conv.txt" &&
+               ! "$out/bench" --conv 8,9,9,4,12,2 2>/dev/null && "$out/bench" --conv 8,9,9,4,2 2>&1 | grep -q 'C,H,W,K,R,S'; }
+step run-bench-one-conv bench_conv
 idxinfo_smoke() {
     local d=${CNN_DATA_DIR:-/usr/share/datasets/fashion-mnist}
     "$out/idxinfo" "$d/train-labels-idx1-ubyte.gz" | grep -q '6000' && ! "$out/idxinfo" tests/run.sh

@@ -4,7 +4,7 @@
      cc -O3 -march=native -fopenmp tools/bench.c -lm -o bench              every core
      cc -O3 -march=native -fopenmp -DCNN_BENCH_CBLAS tools/bench.c -lopenblas -lm -o bench
                                                                            and OpenBLAS's GEMMs
-     ./bench [--quick] [--json] [--model N]
+     ./bench [--quick] [--json] [--model N | --conv C,H,W,K,R,S]
 
    One "name: value" line per figure, its parameters in the name; --json prints the same figures
    as one JSON object. Every figure is the median of several timed repetitions after one warm-up.
@@ -30,6 +30,7 @@
 enum { MAX_FIGS = 160, MAX_REPS = 25, NAIVE_BATCH = 8, BIG_BATCH = 128, EPOCH_IMAGES = 54000 };
 
 static int quick, json, only_model;
+static int only_conv, conv_shape[6];
 
 /* ---- figures: printed as they come (text), or collected and printed at the end (--json) ---- */
 static struct { char name[96]; double value; } figs[MAX_FIGS];
@@ -223,6 +224,29 @@ static double conv_gflops(conv_ctx *c, int algo, int dir, int n)
     return flops / median_seconds(conv_run, c) * 1e-9;
 }
 
+/* buffers for shape s = {C, H, W, K, R, S} (stride 1, 'valid') at batch n; 1 if cnn_conv_shape_init
+   refuses the shape, its message in err */
+static int conv_ctx_init(conv_ctx *c, const int *s, int n, cnn_rng *rng, cnn_error *err)
+{
+    size_t xn, wn, yn;
+    memset(c, 0, sizeof *c);
+    if (cnn_conv_shape_init(&c->cs, n, s[0], s[1], s[2], s[3], s[4], s[5], 1, 1, CNN_PAD_VALID, err)) return 1;
+    xn = (size_t)n * s[0] * s[1] * s[2];
+    wn = (size_t)s[3] * s[0] * s[4] * s[5];
+    yn = (size_t)n * s[3] * c->cs.p * c->cs.q;
+    c->x = random_floats(rng, xn); c->dx = random_floats(rng, xn);
+    c->w = random_floats(rng, wn); c->dw = random_floats(rng, wn); c->b = random_floats(rng, (size_t)s[3]);
+    c->y = random_floats(rng, yn); c->dy = random_floats(rng, yn);
+    c->col_mem = random_floats(rng, cnn_conv_col_floats(&c->cs) + 16);
+    c->col = c->col_mem + (16 - (size_t)((uintptr_t)c->col_mem % 64) / sizeof(float)) % 16;
+    return 0;
+}
+
+static void conv_ctx_free(conv_ctx *c)
+{
+    free(c->x); free(c->dx); free(c->w); free(c->dw); free(c->b); free(c->y); free(c->dy); free(c->col_mem);
+}
+
 /* conv1: 1x28x28 -> 64 filters 3x3; conv2: 64x13x13 -> 32 filters 2x2 (model 1, 'valid') */
 static void bench_convs(const int *threads, int nthreads, const double *peak)
 {
@@ -231,22 +255,11 @@ static void bench_convs(const int *threads, int nthreads, const double *peak)
     cnn_rng rng;
     cnn_rng_seed(&rng, 1);
     for (i = 0; i < 2; i++) {
-        const int *s = shapes[i];
         conv_ctx c;
-        size_t xn, wn, yn;
-        memset(&c, 0, sizeof c);
-        if (cnn_conv_shape_init(&c.cs, BIG_BATCH, s[0], s[1], s[2], s[3], s[4], s[5], 1, 1, CNN_PAD_VALID, NULL)) {
+        if (conv_ctx_init(&c, shapes[i], BIG_BATCH, &rng, NULL)) {
             fprintf(stderr, "bench: bad conv shape\n");
             exit(1);
         }
-        xn = (size_t)BIG_BATCH * s[0] * s[1] * s[2];
-        wn = (size_t)s[3] * s[0] * s[4] * s[5];
-        yn = (size_t)BIG_BATCH * s[3] * c.cs.p * c.cs.q;
-        c.x = random_floats(&rng, xn); c.dx = random_floats(&rng, xn);
-        c.w = random_floats(&rng, wn); c.dw = random_floats(&rng, wn); c.b = random_floats(&rng, (size_t)s[3]);
-        c.y = random_floats(&rng, yn); c.dy = random_floats(&rng, yn);
-        c.col_mem = random_floats(&rng, cnn_conv_col_floats(&c.cs) + 16);
-        c.col = c.col_mem + (16 - (size_t)((uintptr_t)c.col_mem % 64) / sizeof(float)) % 16;
         for (d = 0; d < NDIRS; d++) {
             double naive, fast;
             set_threads(1);
@@ -267,8 +280,58 @@ static void bench_convs(const int *threads, int nthreads, const double *peak)
 #endif
             }
         }
-        free(c.x); free(c.dx); free(c.w); free(c.dw); free(c.b); free(c.y); free(c.dy); free(c.col_mem);
+        conv_ctx_free(&c);
     }
+}
+
+/* --conv C,H,W,K,R,S: one convolution of any shape (stride 1, 'valid'), the fast path's three
+   directions at batch 32 as a net runs them, to compare commits on the shape a change was for
+   (say a study model's second convolution: 64,26,26,32,2,2 for model 16, 256,13,13,32,2,2 for
+   model 4) */
+static int parse_conv_shape(const char *arg, int *s)
+{
+    const char *p = arg;
+    cnn_conv_shape cs;
+    cnn_error err;
+    int i;
+    for (i = 0; i < 6; i++) {   /* six positive whole numbers, comma-separated, nothing else */
+        char *end;
+        const long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 1000000 || *end != (i < 5 ? ',' : '\0')) {
+            fprintf(stderr, "bench: --conv wants C,H,W,K,R,S (six whole numbers from 1 to 1000000), got '%s'\n", arg);
+            return 1;
+        }
+        s[i] = (int)v;
+        p = end + 1;
+    }
+    if (cnn_conv_shape_init(&cs, 32, s[0], s[1], s[2], s[3], s[4], s[5], 1, 1, CNN_PAD_VALID, &err)) {
+        fprintf(stderr, "bench: --conv %s: %s\n", arg, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static void bench_conv_shape(const int *s, const int *threads, int nthreads)
+{
+    int d, t;
+    char label[96];
+    conv_ctx c;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 1);
+    if (conv_ctx_init(&c, s, 32, &rng, NULL)) exit(1);   /* checked by parse_conv_shape */
+    snprintf(label, sizeof label, "%dx%dx%d-%dx%dx%d", s[0], s[1], s[2], s[3], s[4], s[5]);
+    note("conv_us_per_image: the whole batch's call divided by its 32 images");
+    for (d = 0; d < NDIRS; d++)
+        for (t = 0; t < nthreads; t++) {
+            const double flops = 2.0 * c.cs.k * c.cs.c * c.cs.r * c.cs.s * c.cs.p * c.cs.q;
+            double gf;
+            set_threads(threads[t]);
+            gf = conv_gflops(&c, ALGO_IM2COL, d, 32);
+            emit(gf, "conv_gflops shape=%s dir=%s algo=im2col batch=32 threads=%d", label, dir_name[d], threads[t]);
+            emit(flops / (gf * 1e9) * 1e6, "conv_us_per_image shape=%s dir=%s batch=32 threads=%d", label, dir_name[d],
+                 threads[t]);
+        }
+    conv_ctx_free(&c);
 }
 
 /* ---- activations: ns per element of cnn_act_forward's sigmoid and tanh, which run on cnn.h's
@@ -313,6 +376,29 @@ static void bench_acts(void)
         emit(ns[1] / ns[0], "act_speedup fn=%s cnn/libm threads=1", cnn_act_name(acts[a]));
     }
     free(x); free(y);
+}
+
+/* ---- dropout masks: ns per element of cnn_dropout_mask at rate 0.2, one thread, 64 Ki floats
+   (a generator draw, a compare and a store each) ---- */
+typedef struct { cnn_rng rng; float *mask; size_t n; } mask_ctx;
+
+static double mask_run(void *p)
+{
+    mask_ctx *c = (mask_ctx *)p;
+    double t0 = now();
+    cnn_dropout_mask(&c->rng, 0.2f, c->n, c->mask);
+    return now() - t0;
+}
+
+static void bench_mask(void)
+{
+    mask_ctx c;
+    cnn_rng_seed(&c.rng, 3);
+    c.n = (size_t)1 << 16;
+    c.mask = random_floats(&c.rng, c.n);
+    set_threads(1);
+    emit(median_seconds(mask_run, &c) / (double)c.n * 1e9, "dropout_mask_ns_per_element rate=0.2 threads=1");
+    free(c.mask);
 }
 
 /* ---- whole networks: one training step, or one inference forward pass, per repetition ---- */
@@ -385,10 +471,12 @@ static double peak_rss_mib(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench [--quick] [--json] [--model N] [--help]\n"
+    fprintf(f, "usage: bench [--quick] [--json] [--model N | --conv C,H,W,K,R,S] [--help]\n"
                "  --quick    fewer repetitions (a smoke run of a few seconds)\n"
                "  --json     print the figures as one JSON object instead of name: value lines\n"
-               "  --model N  only the images/s of study model N (1-22): a quick before/after check\n");
+               "  --model N  only the images/s of study model N (1-22): a quick before/after check\n"
+               "  --conv C,H,W,K,R,S  only one convolution (C channels of HxW in, K filters RxS, stride 1,\n"
+               "             'valid'): its forward, weight and input gradients at batch 32\n");
 }
 
 int main(int argc, char **argv)
@@ -406,6 +494,10 @@ int main(int argc, char **argv)
                 return 2;
             }
             only_model = (int)m;
+        }
+        else if (!strcmp(argv[i], "--conv") && i + 1 < argc) {
+            if (parse_conv_shape(argv[++i], conv_shape)) return 2;
+            only_conv = 1;
         }
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
         else { fprintf(stderr, "bench: unknown option '%s'\n", argv[i]); usage(stderr); return 2; }
@@ -428,7 +520,9 @@ int main(int argc, char **argv)
         printf("\n# medians of %s repetitions after a warm-up\n", quick ? "1 or more (--quick)" : "5 to 25");
     }
 
-    if (only_model) {
+    if (only_conv) {
+        bench_conv_shape(conv_shape, threads, nthreads);
+    } else if (only_model) {
         bench_model(only_model, threads, nthreads, NULL);
         emit(peak_rss_mib(), "peak_rss_mib after=model%d", only_model);
     } else {
@@ -440,6 +534,7 @@ int main(int argc, char **argv)
         note("conv: naive on 8 samples (GFLOP/s is a rate, so it compares with im2col's at batch 128)");
         bench_convs(threads, nthreads, peak);
         bench_acts();
+        bench_mask();
 
         note("peak_rss_mib: the process's peak resident memory so far (getrusage), convolution buffers included");
         bench_model(1, threads, nthreads, train_ips);
