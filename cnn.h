@@ -1520,9 +1520,17 @@ static void cnn__dw_brows(const cnn__dw_rows *d, const float *gbuf, int m0, int 
    thread and no more than CNN__DW_GROUP bytes of lanes in one, and runs the samples outside the
    bands: each sample's rows of b are then read once per group, while they are in L2, rather
    than once per band (study model 16's second convolution: 8 bands a thread each read all of
-   b, 84 KB a sample; its weight gradient went from 0.41 to 0.37 s for 100 batches of 32, 2
-   threads, medians of 9). Which thread or group computes a band changes no sum. */
+   b, 84 KB a sample; `tools/bench --conv 64,26,26,32,2,2`, its weight gradient at batch 32 on
+   2 threads, went from 63.6 to 55.5 us an image). Which thread or group computes a band changes
+   no sum. */
 #define CNN__DW_GROUP ((size_t)512 * 1024)
+/* band's tiles: [c0, c1) along C*R*S and [k0, k1) along K, 4 of the bt tiles on the split axis */
+static void cnn__dw_band(int band, int bt, int by_c, int ct, int kt, int *c0, int *c1, int *k0, int *k1)
+{
+    const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
+    *c0 = by_c ? t0 : 0; *c1 = by_c ? t1 : ct; *k0 = by_c ? 0 : t0; *k1 = by_c ? kt : t1;
+}
+
 static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, float *dw, float *lanes)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, N = cs->n, T = CNN__DW_T;
@@ -1536,20 +1544,18 @@ static void cnn__conv_dw_inner(const cnn_conv_shape *cs, const cnn__dw_rows *d, 
     CNN__OMP_FOR(groups > 1 && (double)N * K * d->n * CRS > CNN__OMP_MIN_WORK)
     for (g = 0; g < groups; g++) {
         const int b0 = g * bands / groups, b1 = (g + 1) * bands / groups;
-        int band, m0, tc, tk, r;
+        int band, m0, tc, tk, r, c0, c1, k0, k1;
         for (band = b0; band < b1; band++) {   /* the group's own lanes, cleared by its thread */
-            const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
-            const int c0 = by_c ? t0 : 0, c1 = by_c ? t1 : ct, k0 = by_c ? 0 : t0, k1 = by_c ? kt : t1;
+            cnn__dw_band(band, bt, by_c, ct, kt, &c0, &c1, &k0, &k1);
             for (tc = c0; tc < c1; tc++)
                 memset(lanes + (size_t)(tc * kt + k0) * tile, 0, (size_t)(k1 - k0) * tile * sizeof(float));
         }
         for (m0 = 0; m0 < N; m0 += mb_max)
             for (band = b0; band < b1; band++) {
-                const int t0 = band * 4, t1 = t0 + 4 < bt ? t0 + 4 : bt;
-                const int c0 = by_c ? t0 : 0, c1 = by_c ? t1 : ct, k0 = by_c ? 0 : t0, k1 = by_c ? kt : t1;
                 const int mb = N - m0 < mb_max ? N - m0 : mb_max;
                 const float *a[4][CNN__DW_MB * CNN__DW_T], *b[CNN__DW_MB * CNN__DW_T];
                 float *gbuf = d->gen ? d->gen->buf + (size_t)band * 4 * T * d->n : NULL;
+                cnn__dw_band(band, bt, by_c, ct, kt, &c0, &c1, &k0, &k1);
                 if (d->gen) {   /* this band's rows of b for sample m0 (mb = 1) */
                     const cnn__bn_gen *gen = d->gen;
                     for (r = k0 * T; r < k1 * T && r < K; r++) {
@@ -2780,7 +2786,7 @@ CNN_API void cnn_act_backward(cnn_act a, size_t count, const float *y, const flo
    top 24 bits of the generator's output, exactly, and rate * 2^24 is exact too, so the test is
    k >= thr, thr the least whole number >= rate * 2^24; and the mask's bits are keep's or zero by
    an AND, not a branch (at GCC -O2 a ?: here was a branch, mispredicted at random). Same masks,
-   same final state; 0.42 -> 0.37 ns an element (AVX-512, -O3), 1.62 -> 1.55 at -O2. */
+   same final state; tools/bench's dropout_mask_ns_per_element (AVX-512, -O3) 0.42 -> 0.37. */
 CNN_API void cnn_dropout_mask(cnn_rng *r, float rate, size_t count, float *mask)
 {
     const float keep = 1.0f / (1.0f - rate), rs = rate > 0.0f ? rate * 16777216.0f : 0.0f;
