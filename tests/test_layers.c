@@ -211,16 +211,20 @@ static void test_pool_vs_reference(void)
     /* sizes and strides that take the 2x2/stride-2 fast path and the general one; values drawn
        from a few levels so that windows hold ties, plus NaNs at fixed places. Widths 11, 26 and
        37 give 2x2 rows of 5, 13 and 18 windows: shorter than one block of 8, one block and a
-       block moved back, two blocks and a moved one. Max and min also run without arg. */
-    static const int cfg[][2] = {{2, 2}, {2, 1}, {3, 2}, {1, 1}, {5, 5}, {3, 3}};
-    static const int hw[][2] = {{13, 11}, {5, 26}, {4, 37}};
+       block moved back, two blocks and a moved one. Width 600 takes the general path's runs of
+       256 columns (CNN__POOL_COLS) in pieces, and the 260x260 window is wider than a run. Zeros
+       of both signs tie, and the pick decides which sign comes out. Max and min also run
+       without arg. */
+    static const int cfg[][2] = {{2, 2}, {2, 1}, {3, 2}, {1, 1}, {5, 5}, {3, 3}, {4, 3}, {260, 3}};
+    static const int hw[][2] = {{13, 11}, {5, 26}, {4, 37}, {9, 600}, {263, 266}};
+    static const float level[6] = {-1.5f, -0.5f, 0.5f, 1.5f, 0.0f, -0.0f};
     int c, t, s;
-    for (s = 0; s < 3; s++) {
+    for (s = 0; s < (int)(sizeof hw / sizeof hw[0]); s++) {
         const int H = hw[s][0], W = hw[s][1];
         const size_t nx = (size_t)2 * 3 * H * W;
         float *x = zeros(nx);
         size_t i;
-        for (i = 0; i < nx; i++) x[i] = (float)(cnn_rng_below(&rng, 4)) - 1.5f;
+        for (i = 0; i < nx; i++) x[i] = level[cnn_rng_below(&rng, 6)];
         x[0] = NAN; x[5] = NAN; x[W + 3] = NAN; x[nx - 1] = NAN; x[2 * W + 20] = NAN;
         for (c = 0; c < (int)(sizeof cfg / sizeof cfg[0]); c++)
             for (t = CNN_POOL_MAX; t <= CNN_POOL_AVG; t++) {
