@@ -1319,6 +1319,10 @@ static float cnn__relu_grad(float dy, float y)
     return dy;
 }
 
+/* the gradients behind a sigmoid and a tanh with output y: y' = y (1 - y) and 1 - y^2 */
+#define CNN__SIGMOID_GRAD(dy, y) ((dy) * (y) * (1.0f - (y)))
+#define CNN__TANH_GRAD(dy, y) ((dy) * (1.0f - (y) * (y)))
+
 /* the same two sums as cnn__sum and cnn__sum_prod of g, in the same lanes: a batch norm fused
    with the ReLU after it gets the bits the two layers give */
 static float cnn__sum_relu(const float *CNN__RESTRICT dy, const float *CNN__RESTRICT y, size_t n)
@@ -1468,6 +1472,7 @@ typedef struct cnn__bn_gen {
                                  here, the same bits, instead of in a pass of its own */
     float *dgamma, *dbeta;
     const int32_t *arg;       /* that pool's picks, or NULL */
+    cnn_act act;              /* with arg: the activation between the batch norm and the pool */
     float *db;                /* the convolution's bias gradient, or NULL */
     float *buf;               /* 4 * CNN__DW_T rows of n floats per band */
 } cnn__bn_gen;
@@ -2014,10 +2019,12 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
             for (kk = 0; kk < K; kk++) {
                 const size_t po = ((size_t)m * K + kk) * PPQ;
                 const int32_t *at = gen->arg + po;
-                if (gen->mask)
-                    for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gen->dy[po + i] * gen->mask[po + i], gen->x[po + i]);
-                else
-                    for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gen->dy[po + i], gen->x[po + i]);
+                const float *dy = gen->dy + po, *y = gen->x + po, *mk = gen->mask ? gen->mask + po : NULL;
+                /* the gradient at the picks, behind the dropout (if folded) and the activation */
+                for (i = 0; i < PPQ; i++) gr[i] = mk ? dy[i] * mk[i] : dy[i];
+                if (gen->act == CNN_ACT_SIGMOID) for (i = 0; i < PPQ; i++) gr[i] = CNN__SIGMOID_GRAD(gr[i], y[i]);
+                else if (gen->act == CNN_ACT_TANH) for (i = 0; i < PPQ; i++) gr[i] = CNN__TANH_GRAD(gr[i], y[i]);
+                else for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gr[i], y[i]);
                 sums[kk] += (double)cnn__sum(gr, (size_t)PPQ);
                 sums[K + kk] += (double)cnn__sum_prod(gr, gen->xs + po, gen->mean[kk], gen->invstd[kk], (size_t)PPQ);
                 if (NV == 1) {   /* the study's case, the sums in registers */
@@ -2435,8 +2442,6 @@ CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const 
    activation's backward, a pass over the whole map, is not run: the same expressions
    (CNN__SIGMOID_GRAD, CNN__TANH_GRAD) on the same values, and everywhere else 0, which is what
    0 * y(1 - y) and 0 * (1 - y^2) give for the outputs of either function (finite, |y| <= 1). */
-#define CNN__SIGMOID_GRAD(dy, y) ((dy) * (y) * (1.0f - (y)))
-#define CNN__TANH_GRAD(dy, y) ((dy) * (1.0f - (y) * (y)))
 static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t, const int32_t *arg,
                                       const float *dy, cnn_act act, const float *act_y, float *dx)
 {
@@ -2490,12 +2495,12 @@ static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t,
    No E[x^2] - E[x]^2 cancellation, and one read of x fewer than a separate pass for the mean.
    xhat may be NULL (the net does not keep it; backward recomputes it from x, mean and invstd,
    which gives the same bits); mean_out, when not NULL, receives the float mean used. */
-/* A batch norm's output through a ReLU, element by element: in training
-   gamma * ((x - mean) * invstd) + beta, in inference a * x + b with the affine map folded once
-   (a = gamma / sqrt(var + eps), b = beta - a * mean from the running statistics). One function
-   for the batch norm layer and for the pool that the net fuses after it (cnn__pool2_forward_bn),
-   so both give the same bits. */
-typedef struct { float mean, invstd, gamma, beta; int train; } cnn__bn_relu;
+/* A batch norm's output through its activation (act: a ReLU, a sigmoid or tanh, or none), element
+   by element: in training gamma * ((x - mean) * invstd) + beta, in inference a * x + b with the
+   affine map folded once (a = gamma / sqrt(var + eps), b = beta - a * mean from the running
+   statistics). One function for the batch norm layer and for the pool that the net fuses after
+   it (cnn__pool2_forward_bn), so both give the same bits. */
+typedef struct { float mean, invstd, gamma, beta; int train; cnn_act act; } cnn__bn_relu;
 
 static cnn__bn_relu cnn__bn_relu_infer(const float *gamma, const float *beta, const float *run_mean,
                                        const float *run_var, float eps, int ch)
@@ -2503,15 +2508,20 @@ static cnn__bn_relu cnn__bn_relu_infer(const float *gamma, const float *beta, co
     cnn__bn_relu f;
     f.gamma = cnn__f32(gamma[ch] / sqrtf(run_var[ch] + eps));   /* rounded here, also on x87, so */
     f.beta = cnn__f32(beta[ch] - f.gamma * run_mean[ch]);         /* every caller sees the same a, b */
-    f.mean = 0.0f; f.invstd = 1.0f; f.train = 0;
+    f.mean = 0.0f; f.invstd = 1.0f; f.train = 0; f.act = CNN_ACT_RELU;
     return f;
 }
 
+static void cnn__act_forward_range(cnn_act a, size_t count, const float *x, float *y);
 static void cnn__bn_relu_row(const cnn__bn_relu *f, const float *CNN__RESTRICT x, size_t len, float *CNN__RESTRICT y)
 {
     const float fm = f->mean, is = f->invstd, g = f->gamma, bt = f->beta;
     size_t i;
-    if (f->train)
+    if (f->act != CNN_ACT_RELU) {   /* sigmoid and tanh over the row once it is written */
+        if (f->train) for (i = 0; i < len; i++) y[i] = g * cnn__f32((x[i] - fm) * is) + bt;
+        else for (i = 0; i < len; i++) y[i] = g * x[i] + bt;
+        if (f->act == CNN_ACT_SIGMOID || f->act == CNN_ACT_TANH) cnn__act_forward_range(f->act, len, y, y);
+    } else if (f->train)
         for (i = 0; i < len; i++) {
             const float v = g * cnn__f32((x[i] - fm) * is) + bt;
             y[i] = v < 0.0f ? 0.0f : v;
@@ -2534,7 +2544,6 @@ static void cnn__bn_plane_stats(const float *xp, size_t hw, double *st)
 }
 
 /* pst, when x is NULL: the planes' statistics taken beforehand (cnn__bn_plane_stats, (n, c, 2)) */
-static void cnn__act_forward_range(cnn_act a, size_t count, const float *x, float *y);
 static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const double *pst, const float *gamma,
                                   const float *beta, float *y, float *xhat, float *invstd, float *mean_out,
                                   float *run_mean, float *run_var, float momentum, float eps, cnn_act act)
@@ -2566,7 +2575,7 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
         invstd[ch] = is;
         if (mean_out) mean_out[ch] = fm;
         g = gamma[ch]; bt = beta[ch];
-        f.mean = fm; f.invstd = is; f.gamma = g; f.beta = bt; f.train = 1;
+        f.mean = fm; f.invstd = is; f.gamma = g; f.beta = bt; f.train = 1; f.act = act;
         for (m = 0; y && m < n; m++) {   /* y NULL: only the statistics (cnn__pool2_forward_bn) */
             const size_t off = ((size_t)m * c + ch) * hw;
             const float *CNN__RESTRICT xp = x + off;
@@ -3533,15 +3542,18 @@ static int cnn__relu_fused_after(const cnn_net *net, int i)
            net->layers[i + 1].kind == CNN_LAYER_ACT && net->layers[i + 1].act == CNN_ACT_RELU;
 }
 
-/* whether layer i is a 2x2/2 max or min pool right after such a fused ReLU: its forward then
-   computes the batch norm's output and the ReLU on the fly (cnn__pool2_forward_bn; the batch norm
-   only takes the statistics), and its backward applies the ReLU's gradient
-   (cnn__pool2_backward_write), so the batch norm skips that */
-static int cnn__pool_applies_relu(const cnn_net *net, int i)
+static int cnn__act_fused_after(const cnn_net *net, int i);
+
+/* whether layer i is a 2x2/2 max or min pool right after a batch norm and its fused ReLU, sigmoid
+   or tanh: its forward then computes the batch norm's output and the activation on the fly
+   (cnn__pool2_forward_bn; the batch norm only takes the statistics, and neither map is written).
+   Its backward applies the activation's gradient (cnn__pool2_backward_write): after a ReLU, so
+   the batch norm skips that; after a sigmoid or tanh, as cnn__pool_applies_act_grad says. */
+static int cnn__pool_applies_bn_act(const cnn_net *net, int i)
 {
     const cnn__layer *L = i >= 2 && i < net->nlayers ? &net->layers[i] : NULL;
-    return L && L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG && cnn__relu_fused_after(net, i - 2) &&
-           cnn__pool2_applies(&L->pool);
+    return L && L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG && cnn__pool2_applies(&L->pool) &&
+           (cnn__relu_fused_after(net, i - 2) || cnn__act_fused_after(net, i - 2));
 }
 
 /* whether layer i is a batch norm followed by a sigmoid or tanh: it then writes the activation's
@@ -3576,19 +3588,20 @@ static int cnn__conv_takes_bn_gen(const cnn_net *net, int i)
     const cnn__layer *L = &net->layers[0], *B = net->nlayers > 2 ? &net->layers[1] : NULL;
     return i == 0 && B && L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL &&
            B->kind == CNN_LAYER_BATCHNORM && cnn__conv_gen_applies(&L->conv) &&
-           (!cnn__relu_fused_after(net, 1) || cnn__pool_applies_relu(net, 3));
+           (!cnn__relu_fused_after(net, 1) || cnn__pool_applies_bn_act(net, 3));
 #else
     (void)net; (void)i;
     return 0;
 #endif
 }
 
-/* whether that first convolution, batch norm and fused ReLU are followed by a fused 2x2 max/min
-   pool: then the convolution's gradient is made from the pool's picks and a few sums
-   (cnn__conv_backward_pool_gen), and no 26x26 gradient map is written or read at all */
+/* whether that first convolution and batch norm are followed by an activation and a 2x2 max/min
+   pool that applies both (cnn__pool_applies_bn_act): then the convolution's gradient is made from
+   the pool's picks and a few sums (cnn__conv_backward_pool_gen), and no 26x26 gradient map is
+   written or read at all */
 static int cnn__conv_takes_pool_gen(const cnn_net *net, int i)
 {
-    return cnn__conv_takes_bn_gen(net, i) && cnn__relu_fused_after(net, 1);
+    return cnn__conv_takes_bn_gen(net, i) && cnn__pool_applies_bn_act(net, 3);
 }
 
 /* whether a dropout follows that first block's pool (layer 4): its backward is then folded into
@@ -3610,19 +3623,20 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
     for (i = 0; i < net->nlayers; i++) {
         cnn__layer *L = &net->layers[i];
         size_t outn, cachen = 0;
-        /* maps that fused layers never write: a batch norm with its ReLU fused writes the ReLU's
-           output and reads the ReLU's gradient; a pool fused after that writes its own output */
+        /* maps that fused layers never write: a batch norm with its activation fused writes the
+           activation's output (and with a ReLU reads the ReLU's gradient); a pool fused after
+           them writes its own output only */
         const int fused_bn = L->kind == CNN_LAYER_BATCHNORM && cnn__relu_fused_after(net, i);
         const int bn_into_act = L->kind == CNN_LAYER_BATCHNORM && cnn__act_fused_after(net, i);
-        const int fused_relu = L->kind == CNN_LAYER_ACT && i > 0 && cnn__relu_fused_after(net, i - 1) &&
-                               cnn__pool_applies_relu(net, i + 1);
+        const int fused_act = L->kind == CNN_LAYER_ACT && i > 0 && cnn__pool_applies_bn_act(net, i + 1);
         /* the first block's picks (see cnn__conv_backward_pool_gen): no gradient map behind its pool,
            which keeps instead its batch norm's input at each pick */
         const int pool_gen = (i == 2 || i == 3) && cnn__conv_takes_pool_gen(net, 0);
         const int streamed = i == 0 && cnn__conv_takes_pool_gen(net, 0);   /* its map: slots in net->stream */
         if (!cnn__mul_size(L->out_size, (size_t)n, &outn)) goto overflow;
-        if (!fused_bn && !bn_into_act && !fused_relu && !streamed && !(L->out = cnn__alloc_floats_aligned(outn))) goto nomem;
+        if (!fused_bn && !bn_into_act && !fused_act && !streamed && !(L->out = cnn__alloc_floats_aligned(outn))) goto nomem;
         if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(pool_gen && i == 2) &&
+            !(i == 1 && cnn__conv_takes_pool_gen(net, 0)) &&
             !(i == 3 && cnn__dropout_folded(net)) && !cnn__pool_applies_act_grad(net, i + 1) &&
             !(L->dout = cnn__alloc_floats_aligned(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
@@ -3690,7 +3704,7 @@ CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
    the batch norm's input x at each pick (cnn__conv_backward_pool_gen's xhat). */
 #define CNN__POOL2_BUF 2048   /* floats */
 /* the batch norm's parameters for channel ch, as its forward left them: the batch's statistics in
-   training, else the running ones */
+   training, else the running ones; and the activation after it (B + 1) */
 static cnn__bn_relu cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B, int ch)
 {
     const float *p = net->params, *mean = net->state + B->st_off;
@@ -3701,6 +3715,7 @@ static cnn__bn_relu cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B
     } else {
         f = cnn__bn_relu_infer(p + B->w_off, p + B->b_off, mean, mean + B->out_c, net->desc.bn_eps, ch);
     }
+    f.act = B[1].act;
     return f;
 }
 
@@ -3715,8 +3730,8 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
     uint32_t bbits;
     int r, c0;
     memcpy(&bbits, &f->beta, sizeof bbits);
-    if (!f->train && !arg && !xsel && (f->gamma > 0.0f || f->gamma < 0.0f) && f->beta == f->beta &&
-        bbits != 0x80000000u) {
+    if (!f->train && !arg && !xsel && f->act == CNN_ACT_RELU && (f->gamma > 0.0f || f->gamma < 0.0f) &&
+        f->beta == f->beta && bbits != 0x80000000u) {
         /* Inference: relu(a * x + b) is monotonic in x, rounding included (each step rounds a
            monotonic function of x), non-decreasing for a > 0 and non-increasing for a < 0; so
            the max (min) of the four values is the value at the largest (smallest) x, or the
@@ -3768,21 +3783,21 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
 }
 
 /* >>first block, streamed
-   "conv, batch norm, ReLU, 2x2 max/min pool" as the net's first four layers, when the pool's picks
-   make the first convolution's gradient (cnn__conv_takes_pool_gen): then nothing reads the
-   convolution's output map after the forward pass, so it is never written whole. Each sample's
-   map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one per thread (up to
-   16), and used at once, while it is still in the core's L2 cache, for "batch norm, ReLU, pool":
-   with the running statistics in inference; in training with the batch's, which need a pass
-   over the whole batch first but not the map (cnn__block0_plane_stats: from each sample's
-   im2col columns, made in that pass and kept for the backward). Every other value is computed by the same calls as the
-   layers run one by one; nothing depends on which slot or thread computed it. The saving is the
-   map's trip through memory (written once, read twice), in training a GEMM and a pass over the
-   map for the statistics, and the map's allocation. Slot sl takes a contiguous run of samples,
-   so that the threads' shares of the slots are shares of the batch. (All 16 slots, with 2
-   threads, had each thread cycle through 8 maps, 1.4 MB, which its L2 did not keep: each map
-   written back to memory and read for ownership again; one slot per thread took the block's
-   forward from 33-35 to 28-32 us an image on 2 threads.) */
+   "conv, batch norm, ReLU (sigmoid, tanh), 2x2 max/min pool" as the net's first four layers, when
+   the pool's picks make the first convolution's gradient (cnn__conv_takes_pool_gen): then nothing
+   reads the convolution's output map after the forward pass, so it is never written whole. Each
+   sample's map (26x26x64 floats, 173 KB in the study) is made in a slot buffer, one per thread
+   (up to 16), and used at once, while it is still in the core's L2 cache, for "batch norm,
+   activation, pool": with the running statistics in inference; in training with the batch's,
+   which need a pass over the whole batch first but not the map (cnn__block0_plane_stats: from
+   each sample's im2col columns, made in that pass and kept for the backward). Every other value
+   is computed by the same calls as the layers run one by one; nothing depends on which slot or
+   thread computed it. The saving is the map's trip through memory (written once, read twice),
+   in training a GEMM and a pass over the map for the statistics, and the map's allocation. Slot
+   sl takes a contiguous run of samples, so that the threads' shares of the slots are shares of
+   the batch. (All 16 slots, with 2 threads, had each thread cycle through 8 maps, 1.4 MB, which
+   its L2 did not keep: each map written back to memory and read for ownership again; one slot
+   per thread took the block's forward from 33-35 to 28-32 us an image on 2 threads.) */
 static int cnn__slot_start(int sl, int n, int slots)   /* the first sample of slot sl */
 {
     return (int)((size_t)sl * (size_t)n / (size_t)slots);
@@ -4002,7 +4017,7 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         case CNN_LAYER_BATCHNORM: {
             float *mean = net->state + L->st_off, *var = mean + L->out_c;
             const size_t hw = (size_t)L->out_h * L->out_w;
-            const int relu = cnn__relu_fused_after(net, i), pooled = relu && cnn__pool_applies_relu(net, i + 2);
+            const int relu = cnn__relu_fused_after(net, i), pooled = cnn__pool_applies_bn_act(net, i + 2);
             const cnn_act act = relu ? CNN_ACT_RELU : cnn__act_fused_after(net, i) ? net->layers[i + 1].act
                                                                                     : CNN_ACT_LINEAR;
             float *out = pooled ? NULL : act != CNN_ACT_LINEAR ? net->layers[i + 1].out : L->out;   /* NULL: the pool applies it */
@@ -4021,7 +4036,7 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
-            if (cnn__pool_applies_relu(net, i))   /* the batch norm and ReLU before it, too */
+            if (cnn__pool_applies_bn_act(net, i))   /* the batch norm and activation before it, too */
                 cnn__pool2_forward_bn(&ps, L->pool_type, net->layers[i - 2].in, net, &net->layers[i - 2], L->out,
                                       net->training ? L->arg : NULL,
                                       net->training && i == 3 && cnn__conv_takes_pool_gen(net, 0) ? L->cache : NULL);
@@ -4103,6 +4118,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 gen.buf = L->cache + ((size_t)n * cols + cnn__conv_scratch_floats(&cs) + 15) / 16 * 16;
                 if (cnn__conv_takes_pool_gen(net, i)) {   /* the rows from the pool, the rest from sums */
                     gen.dy = P->dout; gen.x = P->out; gen.arg = P->arg; gen.xs = P->cache;
+                    gen.act = net->layers[i + 2].act;
                     if (cnn__dropout_folded(net)) {   /* layer 4 skipped its backward (no dx to write) */
                         gen.dy = net->layers[4].dout;
                         gen.mask = net->layers[4].cache;
@@ -4128,7 +4144,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                    (cnn__conv_backward_pool_gen), in the same pass over the pool's maps */
             } else if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
                 const cnn__layer *R = &net->layers[i + 1];
-                const float *relu_y = cnn__pool_applies_relu(net, i + 2) ? NULL : R->out;   /* NULL: done */
+                const float *relu_y = cnn__pool_applies_bn_act(net, i + 2) ? NULL : R->out;   /* NULL: done */
                 cnn__bn_backward(n, L->out_c, hw, R->dout, relu_y, L->in, L->invstd + L->out_c, p + L->w_off,
                                  L->invstd, dx, g + L->w_off, g + L->b_off, L->invstd + 2 * L->out_c, 0);
             } else {
@@ -4144,13 +4160,15 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
         case CNN_LAYER_POOL: {
             cnn_pool_shape ps = L->pool;
             ps.n = n;
-            if (cnn__pool_applies_act_grad(net, i))   /* the activation's input gradient (its own
-                                                         gradient, dx, is not allocated) */
+            if (i == 3 && cnn__conv_takes_pool_gen(net, 0)) {
+                /* nothing: the first convolution's backward takes the gradient at the picks */
+            } else if (cnn__pool_applies_act_grad(net, i))   /* the activation's input gradient (its
+                                                                own gradient, dx, is not allocated) */
                 cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, net->layers[i - 1].act, L->out,
                                           net->layers[i - 2].dout);
             else if (dx && cnn__pool2_applies(&ps))
                 cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, CNN_ACT_RELU,
-                                          cnn__pool_applies_relu(net, i) ? L->out : NULL, dx);
+                                          cnn__pool_applies_bn_act(net, i) ? L->out : NULL, dx);
             else if (dx)
                 cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
             break;

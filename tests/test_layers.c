@@ -409,11 +409,13 @@ static void test_net_dropout_masks(void)
    float (map, (N,K,P,Q)): on inputs far from zero (300 + [0, 1) here) that rounding alone moves
    the weight gradient by a few percent, in any float implementation. The discrete choices are the
    net's: the pool's picks (arg) and whether its output passed the ReLU (pout > 0), since float
-   and double may decide a near tie differently (the picks are checked on their own). Out, as
-   floats: the gradients of the weights (K*C*R*S), of the bias, gamma and beta (K each). */
-static void ref_block0_backward(const cnn_conv_shape *cs, const float *x, const float *map, const float *gamma,
-                                double eps, const int32_t *arg, const float *pout, const float *dpool, float *dw,
-                                float *dbias, float *dg, float *dbeta)
+   and double may decide a near tie differently (the picks are checked on their own); after a
+   sigmoid or tanh instead, the gradient at a pick is dpool y (1 - y) or dpool (1 - y^2), with y
+   the net's pool output. Out, as floats: the gradients of the weights (K*C*R*S), of the bias,
+   gamma and beta (K each). */
+static void ref_block0_backward(const cnn_conv_shape *cs, cnn_act act, const float *x, const float *map,
+                                const float *gamma, double eps, const int32_t *arg, const float *pout,
+                                const float *dpool, float *dw, float *dbias, float *dg, float *dbeta)
 {
     const int N = cs->n, K = cs->k, C = cs->c, R = cs->r, S = cs->s, P = cs->p, Q = cs->q, PP = P / 2, QQ = Q / 2;
     const size_t pq = (size_t)P * Q;
@@ -434,7 +436,10 @@ static void ref_block0_backward(const cnn_conv_shape *cs, const float *x, const 
         for (m = 0; m < N; m++)   /* the gradient reaches the batch norm's output at the picks only */
             for (i = 0; i < PP * QQ; i++) {
                 const size_t o = ((size_t)m * K + k) * PP * QQ + (size_t)i;
-                if (pout[o] > 0.0f) dy[m * pq + (size_t)arg[o]] = dpool[o];
+                const double y = pout[o];
+                if (act == CNN_ACT_SIGMOID) dy[m * pq + (size_t)arg[o]] = dpool[o] * y * (1.0 - y);
+                else if (act == CNN_ACT_TANH) dy[m * pq + (size_t)arg[o]] = dpool[o] * (1.0 - y * y);
+                else if (y > 0.0) dy[m * pq + (size_t)arg[o]] = dpool[o];
             }
         for (i = 0; i < N * (int)pq; i++) { sdy += dy[i]; sdyx += dy[i] * (z[i] - mean) / sd; }
         dg[k] = (float)sdyx; dbeta[k] = (float)sdy;
@@ -494,8 +499,9 @@ static void check_stream_stats(const char *spec, int h, int w, int n, const cnn_
           spec, h, w, bad, got_m, got_s, want_m, want_s);
 }
 
-/* the net runs "batch norm, ReLU, 2x2 max/min pool" as one pass (cnn__pool2_forward_bn): the
-   pool's output and picks must be the bits of the three public layers, in training (the batch's
+/* the net runs "batch norm, ReLU (sigmoid, tanh), 2x2 max/min pool" as one pass
+   (cnn__pool2_forward_bn): the pool's output and picks must be the bits of the three public
+   layers, in training (the batch's
    statistics) and in inference (the running ones, no picks kept). Where the first block streams
    (16 filters and more, cnn__block0_forward) its training statistics come from the im2col
    columns: checked against the map's in double, and the outputs against the layers' up to
@@ -504,16 +510,18 @@ static void check_stream_stats(const char *spec, int h, int w, int n, const cnn_
    signs. Backward: the gradients of the first convolution and of the batch norm against the
    public layers' backward: the same bits with 3 filters; with 16, 17 and 18 (an odd count and 2x2
    filters for the blocks of cnn__conv_pool_gen_sums) made from the pool's picks and sums, so
-   equal up to rounding, and against a reference in double (ref_block0_backward). */
+   equal up to rounding, and against a reference in double (ref_block0_backward). The last two
+   specs put a sigmoid and a tanh between the batch norm and the pool. */
 static void test_net_bn_relu_pool(void)
 {
     static const int hw[][2] = {{13, 12}, {28, 28}, {40, 300}, {5, 1203}, {28, 28}};
     static const char *specs[] = {"(3, (3,3), (1,1), 'relu', 0, 2, 'max')", "(16, (3,3), (1,1), 'relu', 0.2, 2, 'min')",
                                   "(18, (3,3), (1,1), 'relu', 0, 2, 'max')", "(17, (2,2), (1,1), 'relu', 0, 2, 'max')",
-                                  "(24, (3,3), (1,1), 'relu', 0, 2, 'max')"};
+                                  "(24, (3,3), (1,1), 'relu', 0, 2, 'max')", "(24, (3,3), (1,1), 'sigmoid', 0.2, 2, 'max')",
+                                  "(17, (2,2), (1,1), 'tanh', 0, 2, 'min')"};
     int s, k, i, b, streamed = 0, streamed_inf = 0;
     for (s = 0; s < 5; s++)
-        for (k = 0; k < 5; k++) {
+        for (k = 0; k < (int)(sizeof specs / sizeof specs[0]); k++) {
             /* the last map: 20 samples (more than the 8 groups of cnn__conv_pool_gen_sums and the 16
                slots of cnn__block0_forward), 2 channels (18 taps for 3x3: more than a vector of 16)
                and images of 300 + [0, 1), where sums not taken about the columns' means cancel
@@ -532,6 +540,7 @@ static void test_net_bn_relu_pool(void)
             const float *bin;
             int32_t *a;
             size_t cnt, ny, hw2, nw, j, bad = 0, bad_arg = 0, bad_inf = 0, bad_g = 0;
+            cnn_act act;
             cnn_net_desc_init(&d, C, hw[s][0], hw[s][1], 3);
             if (cnn_net_desc_parse(&d, specs[k], &err) || cnn_net_create(&net, &d, &err) ||
                 cnn_net_reserve(net, N, &err)) {
@@ -540,10 +549,11 @@ static void test_net_bn_relu_pool(void)
                 continue;
             }
             for (b = 0; b < net->nlayers && net->layers[b].kind != CNN_LAYER_BATCHNORM; b++) {}
-            CHECK(b + 2 < net->nlayers && cnn__pool_applies_relu(net, b + 2), "%s: no fused pool after layer %d",
+            CHECK(b + 2 < net->nlayers && cnn__pool_applies_bn_act(net, b + 2), "%s: no fused pool after layer %d",
                   specs[k], b);
-            if (!(b + 2 < net->nlayers && cnn__pool_applies_relu(net, b + 2))) { cnn_net_free(net); continue; }
+            if (!(b + 2 < net->nlayers && cnn__pool_applies_bn_act(net, b + 2))) { cnn_net_free(net); continue; }
             C0 = &net->layers[0]; B = &net->layers[b]; P = &net->layers[b + 2];
+            act = net->layers[b + 1].act;
             cnn_rng_seed(&r, 11);
             cnn_net_init(net, &r);
             prm = cnn_net_params(net);
@@ -575,7 +585,7 @@ static void test_net_bn_relu_pool(void)
                   b + 1);
             cnn_bn_forward_train(N, B->out_c, hw2, bin, prm + B->w_off, prm + B->b_off, ybn, xh, is, NULL, NULL,
                                  0.9f, net->desc.bn_eps);
-            cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
+            cnn_act_forward(act, cnt, ybn, yr);
             cnn_pool_forward(&ps, P->pool_type, yr, yp, a);
             if (B->in) {   /* the layers' own calls: their bits */
                 for (j = 0; j < ny; j++) {
@@ -618,7 +628,7 @@ static void test_net_bn_relu_pool(void)
                 cnn_dropout_backward(ny, D->cache, D->dout, pdy);
             }
             cnn_pool_backward(&ps, P->pool_type, a, P->dout ? P->dout : pdy, dpool);
-            cnn_act_backward(CNN_ACT_RELU, cnt, yr, dpool, drelu);
+            cnn_act_backward(act, cnt, yr, dpool, drelu);
             cnn_bn_backward(N, B->out_c, hw2, drelu, xh, prm + B->w_off, is, dxr, dg, db);
             cnn_conv_forward_im2col(&cs, x, prm + C0->w_off, prm + C0->b_off, ybn, col);
             cnn_conv_backward_im2col(&cs, col, prm + C0->w_off, dxr, NULL, dw, dc);
@@ -634,7 +644,7 @@ static void test_net_bn_relu_pool(void)
                 const float *gn = cnn_net_grads(net);
                 float *rw = zeros(nw), *rb = zeros((size_t)cs.k), *rg = zeros((size_t)cs.k), *rbt = zeros((size_t)cs.k);
                 int pass;
-                ref_block0_backward(&cs, x, cmap, prm + B->w_off, net->desc.bn_eps, P->arg, P->out, P->dout ? P->dout : pdy, rw, rb,
+                ref_block0_backward(&cs, act, x, cmap, prm + B->w_off, net->desc.bn_eps, P->arg, P->out, P->dout ? P->dout : pdy, rw, rb,
                                     rg, rbt);
                 /* with the offset, the layers apart lose a few percent to their float batch norm
                    (a mean rounded to float, in a formula that takes it as exact): only the reference */
@@ -675,7 +685,7 @@ static void test_net_bn_relu_pool(void)
                   specs[k], b + 1);
             cnn_bn_forward_infer(N, B->out_c, hw2, bin, prm + B->w_off, prm + B->b_off, st, st + B->out_c,
                                  net->desc.bn_eps, ybn);
-            cnn_act_forward(CNN_ACT_RELU, cnt, ybn, yr);
+            cnn_act_forward(act, cnt, ybn, yr);
             cnn_pool_forward(&ps, P->pool_type, yr, yp, NULL);
             for (j = 0; j < ny && !bad_inf; j++)
                 if (memcmp(&yp[j], &P->out[j], sizeof(float))) bad_inf = j + 1;
