@@ -2430,6 +2430,26 @@ CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const 
     }
 }
 
+/* max/min pooling's backward for the net where the pool applied the ReLU before it
+   (cnn__pool_applies_bn_act, windows that do not overlap, dx cleared): each window's gradient
+   through the ReLU on the way, y the pool's output (the ReLU's at the pick). An input is picked
+   at most once, so 0.0f + relu_grad(g) lands where clear, add and the ReLU's backward give
+   relu_grad(0.0f + g): the same bits (see cnn__pool2_backward_write). */
+static void cnn__pool_backward_relu(const cnn_pool_shape *ps, const int32_t *arg, const float *dy, const float *y,
+                                    float *dx)
+{
+    const int planes = ps->n * ps->c;
+    const size_t nw = (size_t)ps->p * ps->q;
+    int pl;
+    CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
+    for (pl = 0; pl < planes; pl++) {
+        float *dxp = dx + (size_t)pl * ps->h * ps->w;
+        const size_t o = (size_t)pl * nw;
+        size_t j;
+        for (j = 0; j < nw; j++) dxp[arg[o + j]] += cnn__relu_grad(dy[o + j], y[o + j]);
+    }
+}
+
 /* 2x2, stride-2 pooling's backward for the net: the windows do not overlap, so every dx is
    written (the gradient where the window's pick was, 0 elsewhere and in a dropped odd row or
    column) row pair by row pair, instead of the whole map cleared in one pass and then added to
@@ -3544,16 +3564,24 @@ static int cnn__relu_fused_after(const cnn_net *net, int i)
 
 static int cnn__act_fused_after(const cnn_net *net, int i);
 
-/* whether layer i is a 2x2/2 max or min pool right after a batch norm and its fused ReLU, sigmoid
-   or tanh: its forward then computes the batch norm's output and the activation on the fly
+/* the fused pool's buffer (cnn__pool2_plane_bn, cnn__pool_plane_bn), in floats */
+#define CNN__POOL2_BUF 2048
+
+/* whether layer i is a max or min pool right after a batch norm and its fused activation, which
+   it then applies: a 2x2/2 pool after a ReLU, sigmoid or tanh, or any other pool whose windows
+   do not overlap after a ReLU (study model 17: 5x5), with a window's rows fitting the buffer.
+   Its forward computes the batch norm's output and the activation on the fly
    (cnn__pool2_forward_bn; the batch norm only takes the statistics, and neither map is written).
-   Its backward applies the activation's gradient (cnn__pool2_backward_write): after a ReLU, so
-   the batch norm skips that; after a sigmoid or tanh, as cnn__pool_applies_act_grad says. */
+   Its backward applies the activation's gradient (cnn__pool2_backward_write,
+   cnn__pool_backward_relu): after a ReLU, so the batch norm skips that; after a sigmoid or tanh,
+   as cnn__pool_applies_act_grad says. */
 static int cnn__pool_applies_bn_act(const cnn_net *net, int i)
 {
     const cnn__layer *L = i >= 2 && i < net->nlayers ? &net->layers[i] : NULL;
-    return L && L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG && cnn__pool2_applies(&L->pool) &&
-           (cnn__relu_fused_after(net, i - 2) || cnn__act_fused_after(net, i - 2));
+    if (!L || L->kind != CNN_LAYER_POOL || L->pool_type == CNN_POOL_AVG) return 0;
+    if (cnn__pool2_applies(&L->pool)) return cnn__relu_fused_after(net, i - 2) || cnn__act_fused_after(net, i - 2);
+    return cnn__relu_fused_after(net, i - 2) && L->pool.stride >= L->pool.size &&
+           (size_t)L->pool.size * (size_t)L->pool.w <= CNN__POOL2_BUF;
 }
 
 /* whether layer i is a batch norm followed by a sigmoid or tanh: it then writes the activation's
@@ -3588,7 +3616,8 @@ static int cnn__conv_takes_bn_gen(const cnn_net *net, int i)
     const cnn__layer *L = &net->layers[0], *B = net->nlayers > 2 ? &net->layers[1] : NULL;
     return i == 0 && B && L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL &&
            B->kind == CNN_LAYER_BATCHNORM && cnn__conv_gen_applies(&L->conv) &&
-           (!cnn__relu_fused_after(net, 1) || cnn__pool_applies_bn_act(net, 3));
+           (!cnn__relu_fused_after(net, 1) ||
+            (cnn__pool_applies_bn_act(net, 3) && cnn__pool2_applies(&net->layers[3].pool)));
 #else
     (void)net; (void)i;
     return 0;
@@ -3601,7 +3630,8 @@ static int cnn__conv_takes_bn_gen(const cnn_net *net, int i)
    written or read at all */
 static int cnn__conv_takes_pool_gen(const cnn_net *net, int i)
 {
-    return cnn__conv_takes_bn_gen(net, i) && cnn__pool_applies_bn_act(net, 3);
+    return cnn__conv_takes_bn_gen(net, i) && cnn__pool_applies_bn_act(net, 3) &&
+           cnn__pool2_applies(&net->layers[3].pool);
 }
 
 /* whether a dropout follows that first block's pool (layer 4): its backward is then folded into
@@ -3702,7 +3732,6 @@ CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
    written nor read back. B is the batch norm layer; the bits are those of the three layers run
    apart. Rows longer than half the buffer go in column chunks. xsel, when not NULL, receives
    the batch norm's input x at each pick (cnn__conv_backward_pool_gen's xhat). */
-#define CNN__POOL2_BUF 2048   /* floats */
 /* the batch norm's parameters for channel ch, as its forward left them: the batch's statistics in
    training, else the running ones; and the activation after it (B + 1) */
 static cnn__bn_relu cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B, int ch)
@@ -3770,6 +3799,33 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
         }
 }
 
+/* the same for a pool of any other size S whose windows do not overlap, after a ReLU: each row of
+   windows from its S input rows, put through cnn__bn_relu_row into buf (S * W <= CNN__POOL2_BUF,
+   cnn__pool_applies_bn_act) and pooled from there by cnn__pool_extreme_row; in inference without
+   picks, x pooled first and one batch norm and ReLU per window, as cnn__pool2_plane_bn argues */
+static void cnn__pool_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *xp, int pl,
+                               const cnn__bn_relu *f, float *y, int32_t *arg)
+{
+    const int W = ps->w, S = ps->size, st = ps->stride, Q = ps->q;
+    float buf[CNN__POOL2_BUF];
+    uint32_t bbits;
+    int p;
+    memcpy(&bbits, &f->beta, sizeof bbits);
+    for (p = 0; p < ps->p; p++) {
+        const size_t o = ((size_t)pl * ps->p + p) * Q;
+        const float *x0 = xp + (size_t)p * st * W;
+        if (!f->train && !arg && f->act == CNN_ACT_RELU && (f->gamma > 0.0f || f->gamma < 0.0f) &&
+            f->beta == f->beta && bbits != 0x80000000u) {
+            const cnn_pool_type tx = (t == CNN_POOL_MAX) == (f->gamma > 0.0f) ? CNN_POOL_MAX : CNN_POOL_MIN;
+            cnn__pool_extreme_row(tx, S, st, W, Q, x0, 0, buf, NULL);
+            cnn__bn_relu_row(f, buf, (size_t)Q, y + o);
+        } else {
+            cnn__bn_relu_row(f, x0, (size_t)S * W, buf);
+            cnn__pool_extreme_row(t, S, st, W, Q, buf, p * st * W, y + o, arg ? arg + o : NULL);
+        }
+    }
+}
+
 static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, const cnn_net *net,
                                   const cnn__layer *B, float *y, int32_t *arg, float *xsel)
 {
@@ -3778,7 +3834,8 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
     CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
     for (pl = 0; pl < planes; pl++) {
         const cnn__bn_relu f = cnn__pool2_bn_params(net, B, pl % ps->c);
-        cnn__pool2_plane_bn(ps, t, x + (size_t)pl * ps->h * ps->w, pl, &f, y, arg, xsel);
+        if (cnn__pool2_applies(ps)) cnn__pool2_plane_bn(ps, t, x + (size_t)pl * ps->h * ps->w, pl, &f, y, arg, xsel);
+        else cnn__pool_plane_bn(ps, t, x + (size_t)pl * ps->h * ps->w, pl, &f, y, arg);
     }
 }
 
@@ -4196,6 +4253,8 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
             else if (dx && cnn__pool2_applies(&ps))
                 cnn__pool2_backward_write(&ps, L->pool_type, L->arg, dy, CNN_ACT_RELU,
                                           cnn__pool_applies_bn_act(net, i) ? L->out : NULL, dx);
+            else if (dx && cnn__pool_applies_bn_act(net, i))   /* dx cleared above */
+                cnn__pool_backward_relu(&ps, L->arg, dy, L->out, dx);
             else if (dx)
                 cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
             break;
