@@ -2374,7 +2374,7 @@ CNN_API void cnn_pool_forward(const cnn_pool_shape *ps, cnn_pool_type t, const f
                               int32_t *arg)
 {
     const int planes = ps->n * ps->c, S = ps->size, W = ps->w, st = ps->stride, nw = ps->p * ps->q;
-    const float inv_area = 1.0f / (float)(S * S);
+    const float inv_area = cnn__f32(1.0f / (float)(S * S));   /* a float also on x87 */
     int pl;
     CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
     for (pl = 0; pl < planes; pl++) {
@@ -2408,7 +2408,7 @@ CNN_API void cnn_pool_backward(const cnn_pool_shape *ps, cnn_pool_type t, const 
                                const float *dy, float *dx)
 {
     const int planes = ps->n * ps->c, S = ps->size;
-    const float inv_area = 1.0f / (float)(S * S);
+    const float inv_area = cnn__f32(1.0f / (float)(S * S));   /* a float also on x87 */
     int pl;
     CNN_ASSERT(t == CNN_POOL_AVG || arg);
     CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)

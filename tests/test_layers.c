@@ -185,7 +185,10 @@ static void test_min_pool(void)
    values (or a NaN in first place) kept, averages summed in that order and then scaled */
 static void pool_reference(const cnn_pool_shape *ps, cnn_pool_type t, const float *x, float *y, int32_t *arg)
 {
-    const float inv_area = 1.0f / (float)(ps->size * ps->size);   /* rounded to float, also on x87 */
+    /* rounded to float, also on x87 in GNU mode, which may keep a float variable in an 80-bit
+       register: through a volatile, as cnn.h does (cnn__f32) */
+    volatile float inv_area_v = 1.0f / (float)(ps->size * ps->size);
+    const float inv_area = inv_area_v;
     int pl, p, q, i, j;
     for (pl = 0; pl < ps->n * ps->c; pl++)
         for (p = 0; p < ps->p; p++)
