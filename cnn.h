@@ -3748,6 +3748,24 @@ static cnn__bn_relu cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B
     return f;
 }
 
+/* Inference, no picks wanted: relu(a * x + b) is monotonic in x, rounding included (each step
+   rounds a monotonic function of x), non-decreasing for a > 0 and non-increasing for a < 0; so
+   the max (min) of a window's values is the value at its largest (smallest) x, or the smallest
+   (largest) x when a < 0: pool x first, then one batch norm and ReLU per window instead of one
+   per value. Same bits: values that tie are equal bits but for -0 and +0, and a x + b is -0 only
+   for b = -0; a NaN is kept only in a window's first place both ways. a = 0 (one value for any
+   x, but a NaN for an infinite x), b = -0 and a NaN b do not qualify. Returns the pool to run on
+   x (max or min), or -1 where the shortcut does not hold. */
+static int cnn__pool_first(const cnn__bn_relu *f, cnn_pool_type t)
+{
+    uint32_t bbits;
+    memcpy(&bbits, &f->beta, sizeof bbits);
+    if (f->train || f->act != CNN_ACT_RELU || !(f->gamma > 0.0f || f->gamma < 0.0f) || f->beta != f->beta ||
+        bbits == 0x80000000u)
+        return -1;
+    return (t == CNN_POOL_MAX) == (f->gamma > 0.0f) ? CNN_POOL_MAX : CNN_POOL_MIN;
+}
+
 /* plane pl (sample pl / C, channel pl % C) of the pool's output, from xp, that plane of the batch
    norm's input */
 static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *xp, int pl,
@@ -3755,21 +3773,11 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
 {
     const int W = ps->w, Q = ps->q, P = ps->p;
     const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
+    const int first = arg || xsel ? -1 : cnn__pool_first(f, t);
     float buf[CNN__POOL2_BUF];
-    uint32_t bbits;
     int r, c0;
-    memcpy(&bbits, &f->beta, sizeof bbits);
-    if (!f->train && !arg && !xsel && f->act == CNN_ACT_RELU && (f->gamma > 0.0f || f->gamma < 0.0f) &&
-        f->beta == f->beta && bbits != 0x80000000u) {
-        /* Inference: relu(a * x + b) is monotonic in x, rounding included (each step rounds a
-           monotonic function of x), non-decreasing for a > 0 and non-increasing for a < 0; so
-           the max (min) of the four values is the value at the largest (smallest) x, or the
-           smallest (largest) x when a < 0: pool x first, then one batch norm and ReLU per
-           window instead of four. Same bits: values that tie are equal bits but for -0 and +0,
-           and a x + b is -0 only for b = -0; a NaN is kept only in a window's first place
-           both ways. a = 0 (one value for any x, but a NaN for an infinite x), b = -0 and a
-           NaN b take the path below. */
-        const cnn_pool_type tx = (t == CNN_POOL_MAX) == (f->gamma > 0.0f) ? CNN_POOL_MAX : CNN_POOL_MIN;
+    if (first >= 0) {   /* see cnn__pool_first */
+        const cnn_pool_type tx = (cnn_pool_type)first;
         const int prow = Q <= CNN__POOL2_BUF ? CNN__POOL2_BUF / Q : 0;   /* output rows per run */
         for (r = 0; prow && r < P; r += prow) {
             const int nr = P - r < prow ? P - r : prow;
@@ -3802,22 +3810,18 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
 /* the same for a pool of any other size S whose windows do not overlap, after a ReLU: each row of
    windows from its S input rows, put through cnn__bn_relu_row into buf (S * W <= CNN__POOL2_BUF,
    cnn__pool_applies_bn_act) and pooled from there by cnn__pool_extreme_row; in inference without
-   picks, x pooled first and one batch norm and ReLU per window, as cnn__pool2_plane_bn argues */
+   picks, x pooled first and one batch norm and ReLU per window (cnn__pool_first) */
 static void cnn__pool_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *xp, int pl,
                                const cnn__bn_relu *f, float *y, int32_t *arg)
 {
-    const int W = ps->w, S = ps->size, st = ps->stride, Q = ps->q;
+    const int W = ps->w, S = ps->size, st = ps->stride, Q = ps->q, first = arg ? -1 : cnn__pool_first(f, t);
     float buf[CNN__POOL2_BUF];
-    uint32_t bbits;
     int p;
-    memcpy(&bbits, &f->beta, sizeof bbits);
     for (p = 0; p < ps->p; p++) {
         const size_t o = ((size_t)pl * ps->p + p) * Q;
         const float *x0 = xp + (size_t)p * st * W;
-        if (!f->train && !arg && f->act == CNN_ACT_RELU && (f->gamma > 0.0f || f->gamma < 0.0f) &&
-            f->beta == f->beta && bbits != 0x80000000u) {
-            const cnn_pool_type tx = (t == CNN_POOL_MAX) == (f->gamma > 0.0f) ? CNN_POOL_MAX : CNN_POOL_MIN;
-            cnn__pool_extreme_row(tx, S, st, W, Q, x0, 0, buf, NULL);
+        if (first >= 0) {
+            cnn__pool_extreme_row((cnn_pool_type)first, S, st, W, Q, x0, 0, buf, NULL);
             cnn__bn_relu_row(f, buf, (size_t)Q, y + o);
         } else {
             cnn__bn_relu_row(f, x0, (size_t)S * W, buf);
