@@ -2612,11 +2612,9 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
                     xh[i] = cnn__f32((xp[i] - fm) * is);
                     yp[i] = g * xh[i] + bt;
                 }
-            else if (relu)
-                cnn__bn_relu_row(&f, xp, hw, yp);
             else
-                for (i = 0; i < hw; i++) yp[i] = g * cnn__f32((xp[i] - fm) * is) + bt;
-            if (act == CNN_ACT_SIGMOID || act == CNN_ACT_TANH) cnn__act_forward_range(act, hw, yp, yp);
+                cnn__bn_relu_row(&f, xp, hw, yp);   /* applies act itself */
+            if (xh && (act == CNN_ACT_SIGMOID || act == CNN_ACT_TANH)) cnn__act_forward_range(act, hw, yp, yp);
         }
         if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * fm;
         if (run_var) run_var[ch] = momentum * run_var[ch] + (1.0f - momentum) * (float)(M > 1 ? m2 / (M - 1) : var);
@@ -2635,19 +2633,12 @@ static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const
                                   const float *run_mean, const float *run_var, float eps, float *y, cnn_act act)
 {
     int m, ch;
-    size_t i;
     for (m = 0; m < n; m++)
         for (ch = 0; ch < c; ch++) {
             const size_t off = ((size_t)m * c + ch) * hw;
-            const cnn__bn_relu f = cnn__bn_relu_infer(gamma, beta, run_mean, run_var, eps, ch);
-            const float a = f.gamma, b = f.beta;   /* the affine map folded once: y = a*x + b */
-            const float *CNN__RESTRICT xp = x + off;
-            float *CNN__RESTRICT yp = y + off;
-            if (act == CNN_ACT_RELU)
-                cnn__bn_relu_row(&f, xp, hw, yp);
-            else
-                for (i = 0; i < hw; i++) yp[i] = a * xp[i] + b;
-            if (act == CNN_ACT_SIGMOID || act == CNN_ACT_TANH) cnn__act_forward_range(act, hw, yp, yp);
+            cnn__bn_relu f = cnn__bn_relu_infer(gamma, beta, run_mean, run_var, eps, ch);   /* y = a*x + b */
+            f.act = act;
+            cnn__bn_relu_row(&f, x + off, hw, y + off);
         }
 }
 
