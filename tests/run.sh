@@ -178,7 +178,19 @@ step main-job-trains main_job
 estimate_smoke() {
     python3 tools/study_estimate.py results/full results/bench/bench-models-*-run*.txt > "$out/estimate.txt" &&
         [ "$(grep -c '^ *[0-9]' "$out/estimate.txt")" -eq 22 ] && grep -q '^total: [0-9]* s' "$out/estimate.txt" &&
-        ! python3 tools/study_estimate.py results/full tests/run.sh >/dev/null 2>&1
+        ! python3 tools/study_estimate.py results/full tests/run.sh >/dev/null 2>&1 &&
+        python3 tools/study_estimate.py --jobs 2 --threads 1 results/full results/bench/bench-models-*-pairs-run*.txt \
+            > "$out/estimate-jobs.txt" &&
+        python3 - "$out/estimate-jobs.txt" <<'PY'
+import re, sys
+# two jobs end no sooner than half the runs' sum and no later than the sum less the shortest run
+text = open(sys.argv[1]).read()
+rows = [float(l.split()[4]) for l in text.splitlines() if re.match(r" *[0-9]", l)]
+m = re.search(r"^total: ([0-9]+) s \([0-9.]+ hours\) as 2 jobs side by side on 1 threads each \(([0-9]+) s of runs\)$", text, re.M)
+ok = len(rows) == 22 and m and abs(float(m.group(2)) - sum(rows)) <= 22 and \
+    sum(rows) / 2 - 1 <= float(m.group(1)) <= sum(rows) - min(rows) + 1
+sys.exit(0 if ok else 1)
+PY
 }
 step study-estimate estimate_smoke
 # the per-layer timer of the README's breakdown still finds its places in cnn.h, builds

@@ -9,6 +9,16 @@ For each model with a result in RESULTS_DIR: its epochs times (54,000 / training
 pass over 64,000 images at the end (the training and test sets evaluated with the best
 weights). Images/s are tools/bench's figures at batch 32 and --threads (default 2), the median
 over the files given. Startup, data loading and checkpoints are left out.
+
+    --jobs J: the study as J runs side by side (`study --list-commands --threads N | xargs -P J
+    ...`), each on --threads threads: the figures must then come from J benches run at once,
+
+        for m in $(seq 1 22); do
+            OMP_NUM_THREADS=1 ./bench --model $m > a.txt & OMP_NUM_THREADS=1 ./bench --model $m > b.txt
+            wait; cat a.txt b.txt; done > bench-models-pairs.txt
+
+    and the total is the time until the last run ends, the runs taken in the list's order (model
+    1 first), each by the first job to be free, as xargs -P and GNU parallel do.
 """
 import glob, json, os, re, statistics, sys
 
@@ -18,13 +28,17 @@ def fail(msg):
 
 
 def main(argv):
-    threads = 2
-    if len(argv) > 2 and argv[1] == "--threads":
+    threads, jobs = 2, 1
+    while len(argv) > 2 and argv[1] in ("--threads", "--jobs"):
         if not argv[2].isdigit() or int(argv[2]) < 1:
-            fail("--threads wants a positive whole number, not %r" % argv[2])
-        threads, argv = int(argv[2]), argv[:1] + argv[3:]
+            fail("%s wants a positive whole number, not %r" % (argv[1], argv[2]))
+        if argv[1] == "--threads":
+            threads = int(argv[2])
+        else:
+            jobs = int(argv[2])
+        argv = argv[:1] + argv[3:]
     if len(argv) < 3:
-        sys.exit("usage: study_estimate.py [--threads N] RESULTS_DIR BENCH_OUTPUT...")
+        sys.exit("usage: study_estimate.py [--threads N] [--jobs J] RESULTS_DIR BENCH_OUTPUT...")
     results, benches = argv[1], argv[2:]
     ips = {}
     for path in benches:
@@ -41,6 +55,7 @@ def main(argv):
     if not paths:
         fail("%s: no study results (mNN_*/result.json) there" % results)
     total = 0.0
+    free = [0.0] * jobs   # when each job is next free
     print("model  epochs  train/s  infer/s  estimate_s  measured_s")
     for path in paths:
         try:
@@ -57,8 +72,14 @@ def main(argv):
             fail("model %s: images/s of zero in the bench files" % model)
         sec = epochs * (54000 / tr + 6000 / inf) + 64000 / inf
         total += sec
+        free[free.index(min(free))] += sec
         print("%5d  %6d  %7.0f  %7.0f  %10.0f  %10.0f" % (model, epochs, tr, inf, sec, seconds))
-    print("total: %.0f s (%.1f hours) on %d threads" % (total, total / 3600, threads))
+    if jobs == 1:
+        print("total: %.0f s (%.1f hours) on %d threads" % (total, total / 3600, threads))
+    else:
+        end = max(free)
+        print("total: %.0f s (%.1f hours) as %d jobs side by side on %d threads each (%.0f s of runs)"
+              % (end, end / 3600, jobs, threads, total))
 
 
 if __name__ == "__main__":
