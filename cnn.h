@@ -1142,7 +1142,10 @@ static void cnn__gemm_block(int tb, int mc, int N, int k0, int kc, const float *
 }
 
 /* ta/tb: 0 = use A (B) as stored, 1 = use its transpose. lda/ldb/ldc: row strides as stored.
-   store = 1: C = op(A) op(B), overwriting C; store = 0: C += op(A) op(B). */
+   store = 1: C = op(A) op(B), overwriting C; store = 0: C += op(A) op(B). Only plain-C builds
+   call it (weight gradients, the dense layer's input gradient); vector builds have loops of
+   their own for those and cnn__gemm_prepacked for the rest. */
+#ifndef CNN__GEMM_VECTOR
 static void cnn__gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int store)
 {
@@ -1159,6 +1162,7 @@ static void cnn__gemm(int ta, int tb, int M, int N, int K, const float *A, int l
         }
     }
 }
+#endif
 
 /* The same product with all of op(A) packed once beforehand (cnn__gemm_pack), for an A that many
    products share, like a layer's weights across the samples of a batch. The packed A holds
@@ -2928,6 +2932,11 @@ CNN_API void cnn_dense_forward(int n, int in, int out, const float *x, const flo
     }
 }
 
+/* In vector builds both products keep a few vectors of their output row in registers across the
+   sum: the weight gradient's row across the samples (it was loaded and stored once a sample), the
+   input gradient's across the outputs (as a one-row GEMM it filled a tile of 8 rows). Each element
+   is summed in the order of the plain loops, and the input gradient's as cnn__gemm sums it (from
+   zero over a block of CNN__KC outputs, then added): the same bits. */
 CNN_API void cnn_dense_backward(int n, int in, int out, const float *x, const float *w,
                                 const float *dy, float *dx, float *dw, float *db)
 {
@@ -2935,19 +2944,65 @@ CNN_API void cnn_dense_backward(int n, int in, int out, const float *x, const fl
     if (dw || db) {   /* dw (OUT,IN) += dy^T x; one output row per iteration */
         CNN__OMP_FOR(out > 1 && (double)n * in * out > CNN__OMP_MIN_WORK)
         for (o = 0; o < out; o++) {
-            int mm, i;
+            float *wr = dw ? dw + (size_t)o * in : NULL;
+            int mm, i = 0;
+            if (db)
+                for (mm = 0; mm < n; mm++) db[o] += dy[(size_t)mm * out + o];
+            if (!wr) continue;
+#ifdef CNN__GEMM_VECTOR
+            for (; i + 4 * CNN__VW <= in; i += 4 * CNN__VW) {
+                cnn__vf a0 = cnn__vload(wr + i), a1 = cnn__vload(wr + i + CNN__VW);
+                cnn__vf a2 = cnn__vload(wr + i + 2 * CNN__VW), a3 = cnn__vload(wr + i + 3 * CNN__VW);
+                for (mm = 0; mm < n; mm++) {
+                    const float g = dy[(size_t)mm * out + o], *xr = x + (size_t)mm * in + i;
+                    a0 += g * cnn__vload(xr);
+                    a1 += g * cnn__vload(xr + CNN__VW);
+                    a2 += g * cnn__vload(xr + 2 * CNN__VW);
+                    a3 += g * cnn__vload(xr + 3 * CNN__VW);
+                }
+                cnn__vstore(wr + i, a0);
+                cnn__vstore(wr + i + CNN__VW, a1);
+                cnn__vstore(wr + i + 2 * CNN__VW, a2);
+                cnn__vstore(wr + i + 3 * CNN__VW, a3);
+            }
+#endif
             for (mm = 0; mm < n; mm++) {
-                const float g = dy[(size_t)mm * out + o];
-                const float *xr = x + (size_t)mm * in;
-                float *wr = dw ? dw + (size_t)o * in : NULL;
-                if (db) db[o] += g;
-                if (wr) for (i = 0; i < in; i++) wr[i] += g * xr[i];
+                const float g = dy[(size_t)mm * out + o], *xr = x + (size_t)mm * in;
+                int j;
+                for (j = i; j < in; j++) wr[j] += g * xr[j];
             }
         }
     }
     if (dx) {         /* dx (N,IN) += dy w */
         CNN__OMP_FOR(n > 1 && (double)n * in * out > CNN__OMP_MIN_WORK)
-        for (m = 0; m < n; m++) cnn__gemm(0, 0, 1, in, out, dy + (size_t)m * out, out, w, in, dx + (size_t)m * in, in, 0);
+        for (m = 0; m < n; m++) {
+#ifdef CNN__GEMM_VECTOR
+            const float *g = dy + (size_t)m * out;
+            float *d = dx + (size_t)m * in;
+            int o0, i;
+            for (o0 = 0; o0 < out; o0 += CNN__KC) {
+                const int o1 = out - o0 < CNN__KC ? out : o0 + CNN__KC;
+                for (i = 0; i + 2 * CNN__VW <= in; i += 2 * CNN__VW) {
+                    const cnn__vf zero = {0};
+                    cnn__vf a0 = zero, a1 = zero;
+                    for (o = o0; o < o1; o++) {
+                        const float *wr = w + (size_t)o * in + i;
+                        a0 += g[o] * cnn__vload(wr);
+                        a1 += g[o] * cnn__vload(wr + CNN__VW);
+                    }
+                    cnn__vstore(d + i, cnn__vload(d + i) + a0);
+                    cnn__vstore(d + i + CNN__VW, cnn__vload(d + i + CNN__VW) + a1);
+                }
+                for (; i < in; i++) {
+                    float a = 0.0f;
+                    for (o = o0; o < o1; o++) a += g[o] * w[(size_t)o * in + i];
+                    d[i] += a;
+                }
+            }
+#else
+            cnn__gemm(0, 0, 1, in, out, dy + (size_t)m * out, out, w, in, dx + (size_t)m * in, in, 0);
+#endif
+        }
     }
 }
 

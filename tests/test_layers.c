@@ -904,6 +904,44 @@ static void test_glorot_and_rng(void)
     free(w);
 }
 
+/* the dense layer's backward against plain loops in double: a shape that runs its vector loops
+   and their tails (150 inputs: two blocks of four AVX-512 vectors, a tail of 22) and more outputs
+   than one GEMM block (CNN__KC), adding to dx, dw and db that start non-zero */
+static void test_dense_backward_vs_reference(void)
+{
+    const int n = 3, in = 150, out = CNN__KC + 12;
+    const size_t nx = (size_t)n * in, nw = (size_t)out * in;
+    float *x = rnd(nx, -1, 1), *w = rnd(nw, -1, 1), *dy = rnd((size_t)n * out, -1, 1);
+    float *dx = rnd(nx, -1, 1), *dw = rnd(nw, -1, 1), *db = rnd((size_t)out, -1, 1);
+    float *ex = zeros(nx), *ew = zeros(nw), *eb = zeros((size_t)out);
+    double e;
+    int m, o, i;
+    for (m = 0; m < n; m++)
+        for (i = 0; i < in; i++) {
+            double a = dx[(size_t)m * in + i];
+            for (o = 0; o < out; o++) a += (double)dy[(size_t)m * out + o] * w[(size_t)o * in + i];
+            ex[(size_t)m * in + i] = (float)a;
+        }
+    for (o = 0; o < out; o++) {
+        double b = db[o];
+        for (m = 0; m < n; m++) b += dy[(size_t)m * out + o];
+        eb[o] = (float)b;
+        for (i = 0; i < in; i++) {
+            double a = dw[(size_t)o * in + i];
+            for (m = 0; m < n; m++) a += (double)dy[(size_t)m * out + o] * x[(size_t)m * in + i];
+            ew[(size_t)o * in + i] = (float)a;
+        }
+    }
+    cnn_dense_backward(n, in, out, x, w, dy, dx, dw, db);
+    e = rel_diff(ex, dx, nx);
+    CHECK(e < 1e-5, "dense backward: dx against the reference: relative difference %.3g", e);
+    e = rel_diff(ew, dw, nw);
+    CHECK(e < 1e-5, "dense backward: dw against the reference: relative difference %.3g", e);
+    e = rel_diff(eb, db, (size_t)out);
+    CHECK(e < 1e-5, "dense backward: db against the reference: relative difference %.3g", e);
+    free(x); free(w); free(dy); free(dx); free(dw); free(db); free(ex); free(ew); free(eb);
+}
+
 int main(void)
 {
     cnn_rng_seed(&rng, 2024);
@@ -923,5 +961,6 @@ int main(void)
     test_net_dropout_masks();
     test_adam();
     test_glorot_and_rng();
+    test_dense_backward_vs_reference();
     return check_done("test_layers");
 }
