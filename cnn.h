@@ -2524,12 +2524,12 @@ static void cnn__pool2_backward_write(const cnn_pool_shape *ps, cnn_pool_type t,
    affine map folded once (a = gamma / sqrt(var + eps), b = beta - a * mean from the running
    statistics). One function for the batch norm layer and for the pool that the net fuses after
    it (cnn__pool2_forward_bn), so both give the same bits. */
-typedef struct { float mean, invstd, gamma, beta; int train; cnn_act act; } cnn__bn_relu;
+typedef struct { float mean, invstd, gamma, beta; int train; cnn_act act; } cnn__bn_act;
 
-static cnn__bn_relu cnn__bn_relu_infer(const float *gamma, const float *beta, const float *run_mean,
-                                       const float *run_var, float eps, int ch)
+static cnn__bn_act cnn__bn_act_infer(const float *gamma, const float *beta, const float *run_mean,
+                                     const float *run_var, float eps, int ch)
 {
-    cnn__bn_relu f;
+    cnn__bn_act f;
     f.gamma = cnn__f32(gamma[ch] / sqrtf(run_var[ch] + eps));   /* rounded here, also on x87, so */
     f.beta = cnn__f32(beta[ch] - f.gamma * run_mean[ch]);         /* every caller sees the same a, b */
     f.mean = 0.0f; f.invstd = 1.0f; f.train = 0; f.act = CNN_ACT_RELU;
@@ -2537,7 +2537,7 @@ static cnn__bn_relu cnn__bn_relu_infer(const float *gamma, const float *beta, co
 }
 
 static void cnn__act_forward_range(cnn_act a, size_t count, const float *x, float *y);
-static void cnn__bn_relu_row(const cnn__bn_relu *f, const float *CNN__RESTRICT x, size_t len, float *CNN__RESTRICT y)
+static void cnn__bn_act_row(const cnn__bn_act *f, const float *CNN__RESTRICT x, size_t len, float *CNN__RESTRICT y)
 {
     const float fm = f->mean, is = f->invstd, g = f->gamma, bt = f->beta;
     size_t i;
@@ -2579,7 +2579,7 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
     for (ch = 0; ch < c; ch++) {
         double mean = 0.0, m2 = 0.0, var;
         float is, fm, g, bt;
-        cnn__bn_relu f;
+        cnn__bn_act f;
         int m;
         size_t i;
         for (m = 0; m < n; m++) {   /* the planes' statistics, merged in order in double */
@@ -2617,7 +2617,7 @@ static void cnn__bn_forward_train(int n, int c, size_t hw, const float *x, const
                     yp[i] = g * xh[i] + bt;
                 }
             else
-                cnn__bn_relu_row(&f, xp, hw, yp);   /* applies act itself */
+                cnn__bn_act_row(&f, xp, hw, yp);   /* applies act itself */
             if (xh && (act == CNN_ACT_SIGMOID || act == CNN_ACT_TANH)) cnn__act_forward_range(act, hw, yp, yp);
         }
         if (run_mean) run_mean[ch] = momentum * run_mean[ch] + (1.0f - momentum) * fm;
@@ -2640,9 +2640,9 @@ static void cnn__bn_forward_infer(int n, int c, size_t hw, const float *x, const
     for (m = 0; m < n; m++)
         for (ch = 0; ch < c; ch++) {
             const size_t off = ((size_t)m * c + ch) * hw;
-            cnn__bn_relu f = cnn__bn_relu_infer(gamma, beta, run_mean, run_var, eps, ch);   /* y = a*x + b */
+            cnn__bn_act f = cnn__bn_act_infer(gamma, beta, run_mean, run_var, eps, ch);   /* y = a*x + b */
             f.act = act;
-            cnn__bn_relu_row(&f, x + off, hw, y + off);
+            cnn__bn_act_row(&f, x + off, hw, y + off);
         }
 }
 
@@ -3773,22 +3773,22 @@ CNN_API void cnn_net_set_training(cnn_net *net, int training, cnn_rng *rng)
 }
 
 /* "batch norm, ReLU, 2x2/2 max or min pool" in one pass: a run of row pairs of the batch norm's
-   input x (the whole 26x26 plane in the study) goes through cnn__bn_relu_row into a buffer that
+   input x (the whole 26x26 plane in the study) goes through cnn__bn_act_row into a buffer that
    stays in L1 and is pooled from there, so the ReLU's map (the largest in the net) is neither
    written nor read back. B is the batch norm layer; the bits are those of the three layers run
    apart. Rows longer than half the buffer go in column chunks. xsel, when not NULL, receives
    the batch norm's input x at each pick (cnn__conv_backward_pool_gen's xhat). */
 /* the batch norm's parameters for channel ch, as its forward left them: the batch's statistics in
    training, else the running ones; and the activation after it (B + 1) */
-static cnn__bn_relu cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B, int ch)
+static cnn__bn_act cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B, int ch)
 {
     const float *p = net->params, *mean = net->state + B->st_off;
-    cnn__bn_relu f;
+    cnn__bn_act f;
     if (net->training) {
         f.mean = B->invstd[B->out_c + ch]; f.invstd = B->invstd[ch];
         f.gamma = p[B->w_off + ch]; f.beta = p[B->b_off + ch]; f.train = 1;
     } else {
-        f = cnn__bn_relu_infer(p + B->w_off, p + B->b_off, mean, mean + B->out_c, net->desc.bn_eps, ch);
+        f = cnn__bn_act_infer(p + B->w_off, p + B->b_off, mean, mean + B->out_c, net->desc.bn_eps, ch);
     }
     f.act = B[1].act;
     return f;
@@ -3802,7 +3802,7 @@ static cnn__bn_relu cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B
    for b = -0; a NaN is kept only in a window's first place both ways. a = 0 (one value for any
    x, but a NaN for an infinite x), b = -0 and a NaN b do not qualify. Returns the pool to run on
    x (max or min), or -1 where the shortcut does not hold. */
-static int cnn__pool_first(const cnn__bn_relu *f, cnn_pool_type t)
+static int cnn__pool_first(const cnn__bn_act *f, cnn_pool_type t)
 {
     uint32_t bbits;
     memcpy(&bbits, &f->beta, sizeof bbits);
@@ -3815,7 +3815,7 @@ static int cnn__pool_first(const cnn__bn_relu *f, cnn_pool_type t)
 /* plane pl (sample pl / C, channel pl % C) of the pool's output, from xp, that plane of the batch
    norm's input */
 static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *xp, int pl,
-                                const cnn__bn_relu *f, float *y, int32_t *arg, float *xsel)
+                                const cnn__bn_act *f, float *y, int32_t *arg, float *xsel)
 {
     const int W = ps->w, Q = ps->q, P = ps->p;
     const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
@@ -3829,7 +3829,7 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
             const int nr = P - r < prow ? P - r : prow;
             cnn__pool2_rows(tx, nr, xp + (size_t)2 * r * W, xp + (size_t)(2 * r + 1) * W, W, Q, buf, NULL, 0, NULL,
                             NULL, NULL);
-            cnn__bn_relu_row(f, buf, (size_t)nr * Q, y + ((size_t)pl * P + r) * Q);
+            cnn__bn_act_row(f, buf, (size_t)nr * Q, y + ((size_t)pl * P + r) * Q);
         }
         if (prow) return;
     }
@@ -3837,7 +3837,7 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
         const int nr = P - r < rows ? P - r : rows;
         const size_t o = ((size_t)pl * P + r) * Q;
         const float *z0 = xp + (size_t)2 * r * W;
-        cnn__bn_relu_row(f, z0, (size_t)2 * nr * W, buf);
+        cnn__bn_act_row(f, z0, (size_t)2 * nr * W, buf);
         cnn__pool2_rows(t, nr, buf, buf + W, W, Q, y + o, arg ? arg + o : NULL, 2 * r * W, z0, z0 + W,
                         xsel ? xsel + o : NULL);
     }
@@ -3845,8 +3845,8 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
         for (c0 = 0; c0 < 2 * Q; c0 += CNN__POOL2_BUF / 2) {
             const int cw = 2 * Q - c0 < CNN__POOL2_BUF / 2 ? 2 * Q - c0 : CNN__POOL2_BUF / 2;
             const size_t o = ((size_t)pl * P + r) * Q + (size_t)c0 / 2;
-            cnn__bn_relu_row(f, xp + (size_t)2 * r * W + c0, (size_t)cw, buf);
-            cnn__bn_relu_row(f, xp + (size_t)(2 * r + 1) * W + c0, (size_t)cw, buf + CNN__POOL2_BUF / 2);
+            cnn__bn_act_row(f, xp + (size_t)2 * r * W + c0, (size_t)cw, buf);
+            cnn__bn_act_row(f, xp + (size_t)(2 * r + 1) * W + c0, (size_t)cw, buf + CNN__POOL2_BUF / 2);
             cnn__pool2_rows(t, 1, buf, buf + CNN__POOL2_BUF / 2, W, cw / 2, y + o, arg ? arg + o : NULL,
                             2 * r * W + c0, xp + (size_t)2 * r * W + c0, xp + (size_t)(2 * r + 1) * W + c0,
                             xsel ? xsel + o : NULL);
@@ -3854,11 +3854,11 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
 }
 
 /* the same for a pool of any other size S whose windows do not overlap, after a ReLU: each row of
-   windows from its S input rows, put through cnn__bn_relu_row into buf (S * W <= CNN__POOL2_BUF,
+   windows from its S input rows, put through cnn__bn_act_row into buf (S * W <= CNN__POOL2_BUF,
    cnn__pool_applies_bn_act) and pooled from there by cnn__pool_extreme_row; in inference without
    picks, x pooled first and one batch norm and ReLU per window (cnn__pool_first) */
 static void cnn__pool_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *xp, int pl,
-                               const cnn__bn_relu *f, float *y, int32_t *arg)
+                               const cnn__bn_act *f, float *y, int32_t *arg)
 {
     const int W = ps->w, S = ps->size, st = ps->stride, Q = ps->q, first = arg ? -1 : cnn__pool_first(f, t);
     float buf[CNN__POOL2_BUF];
@@ -3868,9 +3868,9 @@ static void cnn__pool_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const 
         const float *x0 = xp + (size_t)p * st * W;
         if (first >= 0) {
             cnn__pool_extreme_row((cnn_pool_type)first, S, st, W, Q, x0, 0, buf, NULL);
-            cnn__bn_relu_row(f, buf, (size_t)Q, y + o);
+            cnn__bn_act_row(f, buf, (size_t)Q, y + o);
         } else {
-            cnn__bn_relu_row(f, x0, (size_t)S * W, buf);
+            cnn__bn_act_row(f, x0, (size_t)S * W, buf);
             cnn__pool_extreme_row(t, S, st, W, Q, buf, p * st * W, y + o, arg ? arg + o : NULL);
         }
     }
@@ -3883,7 +3883,7 @@ static void cnn__pool2_forward_bn(const cnn_pool_shape *ps, cnn_pool_type t, con
     int pl;
     CNN__OMP_FOR(planes > 1 && (double)planes * ps->h * ps->w > CNN__OMP_MIN_WORK)
     for (pl = 0; pl < planes; pl++) {
-        const cnn__bn_relu f = cnn__pool2_bn_params(net, B, pl % ps->c);
+        const cnn__bn_act f = cnn__pool2_bn_params(net, B, pl % ps->c);
         if (cnn__pool2_applies(ps)) cnn__pool2_plane_bn(ps, t, x + (size_t)pl * ps->h * ps->w, pl, &f, y, arg, xsel);
         else cnn__pool_plane_bn(ps, t, x + (size_t)pl * ps->h * ps->w, pl, &f, y, arg);
     }
@@ -4113,7 +4113,7 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
             cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb,
                                     !net->training);
             for (ch = 0; ch < K; ch++) {
-                const cnn__bn_relu f = cnn__pool2_bn_params(net, B, ch);
+                const cnn__bn_act f = cnn__pool2_bn_params(net, B, ch);
                 cnn__pool2_plane_bn(&ps, P->pool_type, yb + (size_t)ch * hw, m * K + ch, &f, P->out,
                                     net->training ? P->arg : NULL, net->training ? P->cache : NULL);
             }

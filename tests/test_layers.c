@@ -739,12 +739,12 @@ static void test_pool2_bn_infer_edges(void)
             bad = -1;
             CHECK(cnn_pool_shape_init(&ps, 1, 1, H, W, 2, 2, &err) == CNN_OK, "pool shape: %s", err.msg);
             for (ch = 0; ch < C; ch++) {
-                const cnn__bn_relu f = cnn__bn_relu_infer(gamma, beta, mean, var, 1e-3f, ch);
+                const cnn__bn_act f = cnn__bn_act_infer(gamma, beta, mean, var, 1e-3f, ch);
                 const size_t o = (size_t)ch * ps.p * ps.q;
                 for (i = 0; i < H * W; i++)
                     x[i] = rep == 0 ? (i % W == W - 1 ? 9.0f : wins[(i / W / 2) * 3 + i % W / 2][(i / W % 2) * 2 + i % 2])
                                     : vals[cnn_rng_u32(&rng) % (uint32_t)nv];
-                cnn__bn_relu_row(&f, x, (size_t)H * W, yr);   /* the layers apart */
+                cnn__bn_act_row(&f, x, (size_t)H * W, yr);   /* the layers apart */
                 cnn_pool_forward(&ps, pt, yr, ya + o, NULL);
                 cnn__pool2_plane_bn(&ps, pt, x, ch, &f, yb, NULL, NULL);
                 for (i = 0; i < ps.p * ps.q && bad < 0; i++)
