@@ -3794,20 +3794,32 @@ static cnn__bn_act cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B,
     return f;
 }
 
-/* Inference, no picks wanted: relu(a * x + b) is monotonic in x, rounding included (each step
-   rounds a monotonic function of x), non-decreasing for a > 0 and non-increasing for a < 0; so
-   the max (min) of a window's values is the value at its largest (smallest) x, or the smallest
-   (largest) x when a < 0: pool x first, then one batch norm and ReLU per window instead of one
-   per value. Same bits: values that tie are equal bits but for -0 and +0, and a x + b is -0 only
-   for b = -0; a NaN is kept only in a window's first place both ways. a = 0 (one value for any
-   x, but a NaN for an infinite x), b = -0 and a NaN b do not qualify. Returns the pool to run on
-   x (max or min), or -1 where the shortcut does not hold. */
+/* relu(a * x + b) is monotonic in x, rounding included (each step rounds a monotonic function of
+   x), non-decreasing for a > 0 and non-increasing for a < 0; so the max (min) of a window's
+   values is the value at its largest (smallest) x, or the smallest (largest) x when a < 0: pool x
+   first, then one batch norm and activation per window instead of one per value. The same holds
+   in training, where a x + b is a * ((x - mean) * invstd) + b with invstd > 0. Same bits: values
+   that tie are equal bits but for -0 and +0, and a x + b is -0 only for b = -0; a NaN is kept
+   only in a window's first place both ways. a = 0 (one value for any x, but a NaN for an
+   infinite x), b = -0, a NaN b and, in training, a NaN mean or invstd do not qualify. Returns the
+   pool to run on x (max or min), or -1 where the shortcut does not hold.
+   Sigmoid and tanh increase too, but cnn__sigmoidf and cnn__tanhf only up to their last bit (of
+   all floats in increasing order, GCC 12 -O3 -march=native's sigmoid steps down by one ulp 920
+   times, its tanh never): there a window's output may be one ulp below the largest of its
+   activations. A quarter of the activations is what counts for them (study model 9's first
+   block: 68 us of a training step's 187 an image on one thread, its tanh over every value).
+   With picks (training), a window whose outputs tie may pick another place than the pool of the
+   activations (the first of the tied values): its largest x rather than its first. After a
+   ReLU, ties are at zero, where the gradient is zero wherever it goes; otherwise they are
+   distinct x that the batch norm or the activation rounds to one value, and the gradient goes
+   to one of them. */
 static int cnn__pool_first(const cnn__bn_act *f, cnn_pool_type t)
 {
     uint32_t bbits;
     memcpy(&bbits, &f->beta, sizeof bbits);
-    if (f->train || f->act != CNN_ACT_RELU || !(f->gamma > 0.0f || f->gamma < 0.0f) || f->beta != f->beta ||
-        bbits == 0x80000000u)
+    if ((f->act != CNN_ACT_RELU && f->act != CNN_ACT_SIGMOID && f->act != CNN_ACT_TANH) ||
+        !(f->gamma > 0.0f || f->gamma < 0.0f) || f->beta != f->beta ||
+        bbits == 0x80000000u || (f->train && !(f->mean == f->mean && f->invstd > 0.0f)))
         return -1;
     return (t == CNN_POOL_MAX) == (f->gamma > 0.0f) ? CNN_POOL_MAX : CNN_POOL_MIN;
 }
@@ -3819,17 +3831,19 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
 {
     const int W = ps->w, Q = ps->q, P = ps->p;
     const int rows = 2 * W <= CNN__POOL2_BUF ? CNN__POOL2_BUF / (2 * W) : 0;   /* row pairs per run */
-    const int first = arg || xsel ? -1 : cnn__pool_first(f, t);
+    const int first = cnn__pool_first(f, t);
     float buf[CNN__POOL2_BUF];
     int r, c0;
-    if (first >= 0) {   /* see cnn__pool_first */
+    if (first >= 0) {   /* see cnn__pool_first; xsel: x at the pick, the pooled value itself */
         const cnn_pool_type tx = (cnn_pool_type)first;
         const int prow = Q <= CNN__POOL2_BUF ? CNN__POOL2_BUF / Q : 0;   /* output rows per run */
         for (r = 0; prow && r < P; r += prow) {
             const int nr = P - r < prow ? P - r : prow;
-            cnn__pool2_rows(tx, nr, xp + (size_t)2 * r * W, xp + (size_t)(2 * r + 1) * W, W, Q, buf, NULL, 0, NULL,
-                            NULL, NULL);
-            cnn__bn_act_row(f, buf, (size_t)nr * Q, y + ((size_t)pl * P + r) * Q);
+            const size_t o = ((size_t)pl * P + r) * Q;
+            const float *z0 = xp + (size_t)2 * r * W;
+            cnn__pool2_rows(tx, nr, z0, z0 + W, W, Q, buf, arg ? arg + o : NULL, 2 * r * W, xsel ? z0 : NULL,
+                            xsel ? z0 + W : NULL, xsel ? xsel + o : NULL);
+            cnn__bn_act_row(f, buf, (size_t)nr * Q, y + o);
         }
         if (prow) return;
     }
@@ -3855,19 +3869,19 @@ static void cnn__pool2_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const
 
 /* the same for a pool of any other size S whose windows do not overlap, after a ReLU: each row of
    windows from its S input rows, put through cnn__bn_act_row into buf (S * W <= CNN__POOL2_BUF,
-   cnn__pool_applies_bn_act) and pooled from there by cnn__pool_extreme_row; in inference without
-   picks, x pooled first and one batch norm and ReLU per window (cnn__pool_first) */
+   cnn__pool_applies_bn_act) and pooled from there by cnn__pool_extreme_row; or x pooled first and
+   one batch norm and ReLU per window, where cnn__pool_first allows it */
 static void cnn__pool_plane_bn(const cnn_pool_shape *ps, cnn_pool_type t, const float *xp, int pl,
                                const cnn__bn_act *f, float *y, int32_t *arg)
 {
-    const int W = ps->w, S = ps->size, st = ps->stride, Q = ps->q, first = arg ? -1 : cnn__pool_first(f, t);
+    const int W = ps->w, S = ps->size, st = ps->stride, Q = ps->q, first = cnn__pool_first(f, t);
     float buf[CNN__POOL2_BUF];
     int p;
     for (p = 0; p < ps->p; p++) {
         const size_t o = ((size_t)pl * ps->p + p) * Q;
         const float *x0 = xp + (size_t)p * st * W;
         if (first >= 0) {
-            cnn__pool_extreme_row((cnn_pool_type)first, S, st, W, Q, x0, 0, buf, NULL);
+            cnn__pool_extreme_row((cnn_pool_type)first, S, st, W, Q, x0, p * st * W, buf, arg ? arg + o : NULL);
             cnn__bn_act_row(f, buf, (size_t)Q, y + o);
         } else {
             cnn__bn_act_row(f, x0, (size_t)S * W, buf);
