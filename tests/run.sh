@@ -193,6 +193,17 @@ sys.exit(0 if ok else 1)
 PY
 }
 step study-estimate estimate_smoke
+# the two-version bench builds warning-free, compares cnn.h with itself and refuses what it
+# cannot run
+bench_ab_smoke() {
+    CFLAGS="$WARN -O2" sh tools/bench_ab.sh cnn.h --model 22 --batch 4 --reps 4 > "$out/bench_ab.txt" &&
+        grep -q '^ab_us_per_image what=train model=22 batch=4 side=a: [0-9]' "$out/bench_ab.txt" &&
+        grep -q '^ab_us_per_image what=train model=22 batch=4 side=b: [0-9]' "$out/bench_ab.txt" &&
+        grep -q '^ab_ratio what=train model=22 batch=4 b_over_a: [0-9]*\.[0-9]*$' "$out/bench_ab.txt" &&
+        ! sh tools/bench_ab.sh no-such-revision-or-file 2>/dev/null && ! build/ab/bench_ab --model 23 2>/dev/null &&
+        ! build/ab/bench_ab --what backward 2>/dev/null
+}
+step bench-ab bench_ab_smoke
 # the per-layer timer of the README's breakdown still finds its places in cnn.h, builds
 # warning-free and times every layer
 layer_times_smoke() {

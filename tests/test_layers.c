@@ -365,7 +365,9 @@ static void test_dropout_mask_definition(void)
 }
 
 /* the net draws each sample's dropout mask from its own generator: each must drop about the rate,
-   and two samples' masks must be independent (agree on about half the units at rate 0.5) */
+   and two samples' masks must be independent (agree on about half the units at rate 0.5); and
+   each dropout's output is its input times its mask (the first one's input: the first block's
+   pooled maps, made by the streamed first block in vector builds) */
 static void test_net_dropout_masks(void)
 {
     enum { B = 6 };
@@ -385,10 +387,18 @@ static void test_net_dropout_masks(void)
     cnn_net_init(net, &r);
     cnn_net_set_training(net, 1, &r);
     cnn_net_forward(net, x, B);
-    for (i = 0; i < net->nlayers; i++) {
+    for (i = 1; i < net->nlayers; i++) {
         const cnn__layer *L = &net->layers[i];
         const size_t per = L->out_size;
-        if (L->kind != CNN_LAYER_DROPOUT || L->rate != 0.5f) continue;
+        size_t j, bad = 0;
+        if (L->kind != CNN_LAYER_DROPOUT) continue;
+        for (j = 0; j < (size_t)B * per; j++) {
+            const float want = net->layers[i - 1].out[j] * L->cache[j];
+            if (!bad && memcmp(&want, &L->out[j], sizeof want)) bad = j + 1;
+        }
+        CHECK(!bad, "layer %d (dropout): output %zu is %.9g, its input times its mask %.9g", i, bad - 1,
+              bad ? L->out[bad - 1] : 0.0, bad ? net->layers[i - 1].out[bad - 1] * L->cache[bad - 1] : 0.0);
+        if (L->rate != 0.5f) continue;
         found++;
         for (m = 0; m < B; m++) {
             size_t j, dropped = 0, agree = 0;
