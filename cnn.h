@@ -3803,10 +3803,10 @@ static cnn__bn_act cnn__pool2_bn_params(const cnn_net *net, const cnn__layer *B,
    only in a window's first place both ways. a = 0 (one value for any x, but a NaN for an
    infinite x), b = -0, a NaN b and, in training, a NaN mean or invstd do not qualify. Returns the
    pool to run on x (max or min), or -1 where the shortcut does not hold.
-   Sigmoid and tanh increase too, but cnn__sigmoidf and cnn__tanhf only up to their last bit (of
-   all floats in increasing order, GCC 12 -O3 -march=native's sigmoid steps down by one ulp 920
-   times, its tanh never): there a window's output may be one ulp below the largest of its
-   activations. A quarter of the activations is what counts for them (study model 9's first
+   Sigmoid and tanh increase too, but cnn__sigmoidf and cnn__tanhf only up to their last bit (a
+   one-off walk over all floats in increasing order, GCC 12 -O3 -march=native: the sigmoid
+   stepped down by one ulp 920 times, the tanh never): there a window's output may be one ulp
+   below the largest of its activations. A quarter of the activations is what counts for them (study model 9's first
    block: 68 us of a training step's 187 an image on one thread, its tanh over every value).
    With picks (training), a window whose outputs tie may pick another place than the pool of the
    activations (the first of the tied values): its largest x rather than its first. After a

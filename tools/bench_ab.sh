@@ -5,13 +5,14 @@
 # CC (default cc) and CFLAGS (default -O3 -march=native -fopenmp) choose the build; the
 # objects and the binary go to build/ab/.
 set -eu
-cd "$(dirname "$0")/.."
 if [ $# -lt 1 ]; then
     echo "usage: sh tools/bench_ab.sh REVISION|FILE [--model N] [--batch B] [--reps R] [--what train|forward|infer]" >&2
     exit 2
 fi
 a=$1
 shift
+case $a in /*) ;; *) if [ -f "$a" ]; then a="$(pwd)/$a"; fi ;; esac   # a file named from here
+cd "$(dirname "$0")/.."
 dir=build/ab
 mkdir -p "$dir"
 if [ -f "$a" ]; then
