@@ -1404,6 +1404,20 @@ static cnn__vf cnn__vload(const float *p)
     return v;
 }
 
+typedef int32_t cnn__vi __attribute__((vector_size(CNN__VW * sizeof(int32_t))));
+static cnn__vi cnn__vload_i(const int32_t *p)
+{
+    cnn__vi v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* the lanes of u where mask b is set, of s elsewhere (b: all ones or zero in each lane) */
+static cnn__vf cnn__vsel(cnn__vi b, cnn__vf u, cnn__vf s)
+{
+    return (cnn__vf)(((cnn__vi)u & b) | ((cnn__vi)s & ~b));
+}
+
 static void cnn__vstore(float *p, cnn__vf v)
 {
     memcpy(p, &v, sizeof v);
@@ -1999,6 +2013,15 @@ static void cnn__conv_backward_gen(const cnn_conv_shape *cs, float *col, const c
    are added in group order at the end: the same bits for any thread count. */
 #define CNN__PG_GROUPS 8
 #define CNN__PG_NV 4   /* vectors of taps per pass */
+/* the shapes of the first block's direct forward (cnn__block0_sample_direct): one input channel,
+   stride 1, no padding and up to 9 taps. With more, a window's four phases cost four
+   multiply-adds per tap where the GEMM's map needs one per output: study models 6 and 7 (5x5
+   and 7x7 filters) forward 5% slower. */
+static int cnn__pg_direct(const cnn_conv_shape *cs)
+{
+    return cs->c == 1 && cs->r * cs->s <= 9 && cs->stride_h == 1 && cs->stride_w == 1 && !cs->pad_top && !cs->pad_left &&
+           cs->p == cs->h - cs->r + 1 && cs->q == cs->w - cs->s + 1;
+}
 static size_t cnn__conv_pool_gen_group_floats(const cnn_conv_shape *cs)
 {
     const size_t crsv = ((size_t)cs->c * cs->r * cs->s + CNN__VW - 1) / CNN__VW * CNN__VW;
@@ -2303,20 +2326,6 @@ static void cnn__pool2_rows(cnn_pool_type t, int rows, const float *CNN__RESTRIC
    interleaved), 14.5 this way. */
 #define CNN__POOL_COLS 256   /* columns a run, on the stack */
 #ifdef CNN__GEMM_VECTOR
-typedef int32_t cnn__vi __attribute__((vector_size(CNN__VW * sizeof(int32_t))));
-static cnn__vi cnn__vload_i(const int32_t *p)
-{
-    cnn__vi v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* the lanes of u where mask b is set, of s elsewhere (b: all ones or zero in each lane) */
-static cnn__vf cnn__vsel(cnn__vi b, cnn__vf u, cnn__vf s)
-{
-    return (cnn__vf)(((cnn__vi)u & b) | ((cnn__vi)s & ~b));
-}
-
 static void cnn__pool_runs(int max, int S, int cols, int W, const float *x, float *cm, int32_t *ci, float *am,
                            int32_t *ar, int32_t *ac)
 {
@@ -4093,6 +4102,114 @@ static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, co
 }
 #undef CNN__SC_T
 
+/* The block's forward for one sample without its convolution's map, where the input has one
+   channel, the convolution has stride 1 and no padding, and every channel may pool first
+   (cnn__pool_first): each 2x2 window's four outputs are computed side by side and pooled at once.
+   Output (2p + a, 2q + b) of a window at (p, q) is sum_rs w_rs x[2p + a + r][2q + b + s], so with
+   X_uv[p][q] = x[2p + u][2q + v] (u <= R, v <= S: 16 small maps of the windows for 3x3 filters,
+   made once per sample and shared by every filter) the window's phase (a, b) is
+   sum_rs w_rs X_{a+r, b+s}: a vector of windows per multiply-add, the four phases in four
+   registers. The same products, summed in the same order and with the bias added at the end, as
+   the GEMM's tile (cnn__gemm_kernel), and picked in the order of cnn__pool2_rows: the same
+   bits. The map through the GEMM and the pool (written, then read back) had cost the base
+   model's streamed forward about half its time. Shapes as cnn__pg_direct (up to 9 taps).
+   scratch: cnn__block0_direct_floats(). */
+#ifdef CNN__GEMM_VECTOR
+static size_t cnn__block0_direct_floats(const cnn_conv_shape *cs, const cnn_pool_shape *ps)
+{
+    const size_t nvw = ((size_t)ps->p * ps->q + CNN__VW - 1) / CNN__VW * CNN__VW;
+    return ((size_t)(cs->r + 1) * (size_t)(cs->s + 1) + 3) * nvw;
+}
+#endif
+static int cnn__block0_direct_applies(const cnn_net *net, const cnn_conv_shape *cs, const cnn_pool_shape *ps)
+{
+#ifdef CNN__GEMM_VECTOR
+    const cnn__layer *B = &net->layers[1];
+    int ch;
+    if (!cnn__pg_direct(cs) || !cnn__pool2_applies(ps) || cnn__block0_direct_floats(cs, ps) > net->layers[0].out_size)
+        return 0;
+    for (ch = 0; ch < B->out_c; ch++) {
+        const cnn__bn_act f = cnn__pool2_bn_params(net, B, ch);
+        if (cnn__pool_first(&f, net->layers[3].pool_type) < 0) return 0;
+    }
+    return 1;
+#else
+    (void)net; (void)cs; (void)ps;
+    return 0;
+#endif
+}
+
+#ifdef CNN__GEMM_VECTOR
+/* the four phases of vector j of windows; called with R and S as constants for 3x3 filters, where
+   the compiler unrolls the taps and loads each of the 16 vectors of X once (36 loads before) */
+static void cnn__block0_phases(const float *X, size_t ph, int NVW, const float *wk, int R, int S, int j, cnn__vf *a)
+{
+    const cnn__vf zero = {0};
+    cnn__vf a00 = zero, a01 = zero, a10 = zero, a11 = zero, x00, x01, x10, x11;
+    int r, c;
+    for (r = 0; r < R; r++)
+        for (c = 0; c < S; c++) {
+            const float wv = wk[r * S + c];
+            const float *xp = X + (size_t)r * ph + (size_t)c * NVW + (size_t)j * CNN__VW;
+            memcpy(&x00, xp, sizeof x00);
+            memcpy(&x01, xp + NVW, sizeof x01);
+            memcpy(&x10, xp + ph, sizeof x10);
+            memcpy(&x11, xp + ph + NVW, sizeof x11);
+            a00 += wv * x00; a01 += wv * x01; a10 += wv * x10; a11 += wv * x11;
+        }
+    a[0] = a00; a[1] = a01; a[2] = a10; a[3] = a11;
+}
+
+static void cnn__block0_sample_direct(const cnn_net *net, const cnn_conv_shape *cs, const cnn_pool_shape *ps,
+                                      const float *xn, int m, float *scratch)
+{
+    const cnn__layer *L = &net->layers[0], *B = &net->layers[1], *Pl = &net->layers[3];
+    const float *w = net->params + L->w_off, *bias = net->params + L->b_off;
+    const int R = cs->r, S = cs->s, K = L->out_c, WX = cs->w, WC = ps->w, P2 = ps->p, Q2 = ps->q, WN = P2 * Q2;
+    const int NV = (WN + CNN__VW - 1) / CNN__VW, NVW = NV * CNN__VW, US = S + 1;
+    const size_t ph = (size_t)US * NVW;   /* from X_uv to X_(u+1)v */
+    float *X = scratch, *buf = X + (size_t)(R + 1) * ph;
+    int32_t *at = (int32_t *)(void *)(buf + NVW), *ab = at + NVW;
+    int u, v, i, j, ch;
+    for (u = 0; u <= R; u++)
+        for (v = 0; v <= S; v++) {
+            float *d = X + (size_t)u * ph + (size_t)v * NVW;
+            for (i = 0; i < P2; i++)
+                for (j = 0; j < Q2; j++) d[i * Q2 + j] = xn[(size_t)(2 * i + u) * WX + 2 * j + v];
+            for (i = WN; i < NVW; i++) d[i] = 0.0f;
+        }
+    for (i = 0; i < NVW; i++) at[i] = i < WN ? 2 * (i / Q2) * WC + 2 * (i % Q2) : 0;
+    for (ch = 0; ch < K; ch++) {
+        const cnn__bn_act f = cnn__pool2_bn_params(net, B, ch);
+        const int mx = cnn__pool_first(&f, Pl->pool_type) == CNN_POOL_MAX;
+        const float *wk = w + (size_t)ch * R * S, bk = bias[ch];
+        const size_t o = ((size_t)m * K + ch) * WN;
+        for (j = 0; j < NV; j++) {
+            cnn__vf a[4], a00, a01, a10, a11, best;
+            cnn__vi i0, idx, bt;
+            if (R == 3 && S == 3) cnn__block0_phases(X, 4 * (size_t)NVW, NVW, wk, 3, 3, j, a);
+            else cnn__block0_phases(X, ph, NVW, wk, R, S, j, a);
+            a00 = a[0] + bk; a01 = a[1] + bk; a10 = a[2] + bk; a11 = a[3] + bk;
+            i0 = cnn__vload_i(at + (size_t)j * CNN__VW);
+            best = a00; idx = i0;
+            bt = mx ? (cnn__vi)(a01 > best) : (cnn__vi)(a01 < best);
+            best = cnn__vsel(bt, a01, best); idx = (bt & (i0 + 1)) | (~bt & idx);
+            bt = mx ? (cnn__vi)(a10 > best) : (cnn__vi)(a10 < best);
+            best = cnn__vsel(bt, a10, best); idx = (bt & (i0 + WC)) | (~bt & idx);
+            bt = mx ? (cnn__vi)(a11 > best) : (cnn__vi)(a11 < best);
+            best = cnn__vsel(bt, a11, best); idx = (bt & (i0 + WC + 1)) | (~bt & idx);
+            memcpy(buf + (size_t)j * CNN__VW, &best, sizeof best);
+            memcpy(ab + (size_t)j * CNN__VW, &idx, sizeof idx);
+        }
+        cnn__bn_act_row(&f, buf, (size_t)WN, Pl->out + o);
+        if (net->training) {
+            memcpy(Pl->arg + o, ab, (size_t)WN * sizeof(int32_t));
+            memcpy(Pl->cache + o, buf, (size_t)WN * sizeof(float));
+        }
+    }
+}
+#endif
+
 static void cnn__block0_forward(cnn_net *net, const float *x, int n)
 {
     const cnn__layer *L = &net->layers[0], *B = &net->layers[1];
@@ -4106,7 +4223,7 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
     const size_t hw = (size_t)cs.p * cs.q;
     double *pst = net->stream_st;
     float *pw;
-    int sl;
+    int sl, direct;
     cs.n = n; ps.n = n;
     pw = L->cache + (size_t)n * cols;   /* where cnn_conv_forward_im2col packs w */
     cnn__gemm_pack(0, K, CRS, w, CRS, pw);
@@ -4136,11 +4253,19 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
             pst[(size_t)n * K * 2 + ch] = sum / n;
         }
     }
+    direct = cnn__block0_direct_applies(net, &cs, &ps);   /* 0 in builds without vector types */
+    (void)direct;
     CNN__OMP_FOR(slots > 1)
     for (sl = 0; sl < slots; sl++) {
         float *yb = net->stream + (size_t)sl * map;
         int m, ch;
         for (m = cnn__slot_start(sl, n, slots); m < cnn__slot_start(sl + 1, n, slots); m++) {
+#ifdef CNN__GEMM_VECTOR
+            if (direct) {   /* the slot's buffer as its scratch */
+                cnn__block0_sample_direct(net, &cs, &ps, x + (size_t)m * xs, m, yb);
+                continue;
+            }
+#endif
             /* training: from the columns made for the statistics */
             cnn__conv_im2col_sample(&cs, x + (size_t)m * xs, pw, b, L->cache + (size_t)m * cols, yb,
                                     !net->training);
