@@ -1496,6 +1496,8 @@ typedef struct cnn__bn_gen {
 } cnn__bn_gen;
 typedef struct cnn__dw_rows {
     const float *a, *b;       /* sample 0's first row of each operand (b: NULL with gen) */
+    const float *a_last;      /* or NULL: the last sample's a, where it is not a + (nsamp - 1) * a_per */
+    int nsamp;                /* the samples, with a_last */
     size_t a_per, b_per;      /* floats from one sample to the next */
     size_t a_row, b_row;      /* floats from one row to the next (a: one channel to the next if wide) */
     int wide, rs, s, w;       /* wide: row j is channel j / rs at offset ((j % rs) / s) * w + (j % rs) % s */
@@ -1505,7 +1507,7 @@ typedef struct cnn__dw_rows {
 
 static const float *cnn__dw_arow(const cnn__dw_rows *d, int m, int j)
 {
-    const float *base = d->a + (size_t)m * d->a_per;
+    const float *base = d->a_last && m == d->nsamp - 1 ? d->a_last : d->a + (size_t)m * d->a_per;
     if (!d->wide) return base + (size_t)j * d->a_row;
     return base + (size_t)(j / d->rs) * d->a_row + (size_t)((j % d->rs) / d->s) * d->w + (size_t)((j % d->rs) % d->s);
 }
@@ -1685,10 +1687,13 @@ static size_t cnn__conv_wide_ldy(const cnn_conv_shape *cs)
     return (size_t)cs->c * hw + nr + (size_t)cs->k * ldy <= (size_t)cs->c * cs->r * cs->s * cs->p * cs->q ? ldy : nw;
 }
 
-/* keep = 0 (the net in inference, where no backward follows): the GEMMs read each sample's
-   input in place, not a copy in col; all but the last sample, whose rounded-up width would read
-   past the end of x (the others' read into the next sample's first floats, for columns that are
-   discarded). Same bits either way. */
+/* keep = 0 (the net in inference, where no backward follows) or 2 (the net in training, which
+   passes x to the backward again: cnn__conv_wide_backward's x_kept): the GEMMs read each
+   sample's input in place, not a copy in col; all but the last sample, whose rounded-up width
+   would read past the end of x (the others' read into the next sample's first floats, for columns
+   that are discarded), and which the backward reads from col. Same bits either way. keep = 1
+   (cnn_conv_forward_im2col): every sample's copy, since the backward has no other. The copies had
+   cost the base model's training step 2.2% (one thread). */
 static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, const float *w, const float *b, float *y,
                                    float *col, int keep)
 {
@@ -1702,7 +1707,7 @@ static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, con
         float *xs = col + (size_t)n * cols, *yw = xs + (size_t)C * hw + (ldy - nw ? nr : 0);
         const float *in = xs;
         int t, k, p, q;
-        if (keep || n == cs->n - 1) {
+        if (keep == 1 || n == cs->n - 1) {
             memcpy(xs, x + (size_t)n * C * hw, (size_t)C * hw * sizeof(float));
             if (ldy != nw) memset(xs + (size_t)C * hw, 0, nr * sizeof(float));
         } else {
@@ -1729,8 +1734,12 @@ static void cnn__conv_wide_forward(const cnn_conv_shape *cs, const float *x, con
    the other taps add as before. 0 + v is v, so the same sums as adding to a cleared dx (but for
    the sign of an all -0 sum); the clearing pass over dx had taken 1.6% of the base model's
    training step. */
+/* x_kept: the forward's input, which it read in place (keep = 2) but for the last sample, whose
+   copy is in col; or NULL (every sample's copy in col). The weight gradient's padded reads run up
+   to CNN__VW - 1 floats past a sample's last channel: into the next sample's first floats in x, or
+   into the last sample's dy_wide in col, as above. */
 static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const float *w, const float *dy, float *dx,
-                                    float *dw, int dx_set)
+                                    float *dw, int dx_set, const float *x_kept)
 {
     const int K = cs->k, C = cs->c, S = cs->s, RS = cs->r * S, W = cs->w, P = cs->p, Q = cs->q, N = cs->n;
     const size_t hw = (size_t)cs->h * W, nw = (size_t)(P - 1) * W + Q, cols = (size_t)C * RS * P * Q;
@@ -1749,7 +1758,8 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
     }
     if (dw) {
         cnn__dw_rows d;
-        d.a = col; d.a_per = cols; d.a_row = hw;
+        d.a = x_kept ? x_kept : col; d.a_per = x_kept ? (size_t)C * hw : cols; d.a_row = hw;
+        d.a_last = x_kept ? col + (size_t)(N - 1) * cols : NULL; d.nsamp = N;
         d.b = col + (size_t)C * hw; d.b_per = cols; d.b_row = nwp;
         d.wide = 1; d.rs = RS; d.s = S; d.w = W; d.n = (int)nwp; d.gen = NULL;
         cnn__conv_dw_inner(cs, &d, dw, col + (size_t)N * cols);
@@ -1885,14 +1895,15 @@ CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, c
     cnn__conv_forward_im2col(cs, x, w, b, y, col, 1);
 }
 
-/* dx_set: write dx rather than add to it, for a shape the wide path takes (cnn__conv_wide) */
+/* dx_set: write dx rather than add to it, for a shape the wide path takes (cnn__conv_wide);
+   x_kept: the input of a forward with keep = 2, for the wide path, or NULL */
 static void cnn__conv_backward_im2col(const cnn_conv_shape *cs, float *col, const float *w, const float *dy, float *dx,
-                                      float *dw, float *db, int dx_set)
+                                      float *dw, float *db, int dx_set, const float *x_kept)
 {
     const int K = cs->k, CRS = cs->c * cs->r * cs->s, PQ = cs->p * cs->q, N = cs->n;
     const size_t xs = (size_t)cs->c * cs->h * cs->w, cols = (size_t)CRS * PQ, ys = (size_t)K * PQ;
     int k, n;
-    (void)dx_set;
+    (void)dx_set; (void)x_kept;
     /* bias gradient: one filter per iteration, samples summed in order */
     if (db) {
         CNN__OMP_FOR(K > 1 && (double)N * ys > CNN__OMP_MIN_WORK)
@@ -1908,7 +1919,7 @@ static void cnn__conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
        do not change any sum. Then dw += its transpose. */
 #ifdef CNN__GEMM_VECTOR
     if (cnn__conv_wide(cs)) {
-        cnn__conv_wide_backward(cs, col, w, dy, dx, dw, dx_set);
+        cnn__conv_wide_backward(cs, col, w, dy, dx, dw, dx_set, x_kept);
         return;
     }
     if (dw) {
@@ -1958,7 +1969,7 @@ static void cnn__conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
 CNN_API void cnn_conv_backward_im2col(const cnn_conv_shape *cs, float *col, const float *w,
                                       const float *dy, float *dx, float *dw, float *db)
 {
-    cnn__conv_backward_im2col(cs, col, w, dy, dx, dw, db, 0);
+    cnn__conv_backward_im2col(cs, col, w, dy, dx, dw, db, 0, NULL);
 }
 
 #ifdef CNN__GEMM_VECTOR
@@ -4302,7 +4313,7 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
             cnn_conv_shape cs = L->conv;
             cs.n = n;
             if (net->desc.algo == CNN_CONV_NAIVE) cnn_conv_forward_naive(&cs, in, p + L->w_off, p + L->b_off, L->out);
-            else cnn__conv_forward_im2col(&cs, in, p + L->w_off, p + L->b_off, L->out, L->cache, net->training);
+            else cnn__conv_forward_im2col(&cs, in, p + L->w_off, p + L->b_off, L->out, L->cache, net->training ? 2 : 0);
             break;
         }
         case CNN_LAYER_BATCHNORM: {
@@ -4437,7 +4448,7 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
 #endif
             } else {
                 cnn__conv_backward_im2col(&cs, L->cache, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off,
-                                          cnn__conv_sets_dx(net, L));
+                                          cnn__conv_sets_dx(net, L), L->in);
             }
             break;
         }
