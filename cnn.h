@@ -1774,7 +1774,8 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
             for (t = 0; t < RS; t++) {
                 cnn__gemm_prepacked(0, C, (int)nw, K, pw + (size_t)t * psz, dyw, (int)nwp,
                                     dx + (size_t)n * C * hw + (size_t)(t / S) * W + t % S, (int)hw, dx_set && t == 0, NULL);
-                for (c = 0; dx_set && t == 0 && c < C; c++) memset(dx + ((size_t)n * C + c) * hw + nw, 0, (hw - nw) * sizeof(float));
+                if (dx_set && t == 0)   /* the planes' last columns, past the first tap's nw */
+                    for (c = 0; c < C; c++) memset(dx + ((size_t)n * C + c) * hw + nw, 0, (hw - nw) * sizeof(float));
             }
         }
     }
@@ -2024,15 +2025,6 @@ static void cnn__conv_backward_gen(const cnn_conv_shape *cs, float *col, const c
    are added in group order at the end: the same bits for any thread count. */
 #define CNN__PG_GROUPS 8
 #define CNN__PG_NV 4   /* vectors of taps per pass */
-/* the shapes of the first block's direct forward (cnn__block0_sample_direct): one input channel,
-   stride 1, no padding and up to 9 taps. With more, a window's four phases cost four
-   multiply-adds per tap where the GEMM's map needs one per output: study models 6 and 7 (5x5
-   and 7x7 filters) forward 5% slower. */
-static int cnn__pg_direct(const cnn_conv_shape *cs)
-{
-    return cs->c == 1 && cs->r * cs->s <= 9 && cs->stride_h == 1 && cs->stride_w == 1 && !cs->pad_top && !cs->pad_left &&
-           cs->p == cs->h - cs->r + 1 && cs->q == cs->w - cs->s + 1;
-}
 static size_t cnn__conv_pool_gen_group_floats(const cnn_conv_shape *cs)
 {
     const size_t crsv = ((size_t)cs->c * cs->r * cs->s + CNN__VW - 1) / CNN__VW * CNN__VW;
@@ -4123,9 +4115,16 @@ static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, co
    registers. The same products, summed in the same order and with the bias added at the end, as
    the GEMM's tile (cnn__gemm_kernel), and picked in the order of cnn__pool2_rows: the same
    bits. The map through the GEMM and the pool (written, then read back) had cost the base
-   model's streamed forward about half its time. Shapes as cnn__pg_direct (up to 9 taps).
-   scratch: cnn__block0_direct_floats(). */
+   model's streamed forward about half its time. scratch: cnn__block0_direct_floats(). */
 #ifdef CNN__GEMM_VECTOR
+/* its convolutions: one input channel, stride 1, no padding and up to 9 taps. With more, a
+   window's four phases cost four multiply-adds per tap where the GEMM's map needs one per output:
+   study models 6 and 7 (5x5 and 7x7 filters) forward 5% slower. */
+static int cnn__block0_direct_shape(const cnn_conv_shape *cs)
+{
+    return cs->c == 1 && cs->r * cs->s <= 9 && cs->stride_h == 1 && cs->stride_w == 1 && !cs->pad_top && !cs->pad_left &&
+           cs->p == cs->h - cs->r + 1 && cs->q == cs->w - cs->s + 1;
+}
 static size_t cnn__block0_direct_floats(const cnn_conv_shape *cs, const cnn_pool_shape *ps)
 {
     const size_t nvw = ((size_t)ps->p * ps->q + CNN__VW - 1) / CNN__VW * CNN__VW;
@@ -4137,7 +4136,7 @@ static int cnn__block0_direct_applies(const cnn_net *net, const cnn_conv_shape *
 #ifdef CNN__GEMM_VECTOR
     const cnn__layer *B = &net->layers[1];
     int ch;
-    if (!cnn__pg_direct(cs) || !cnn__pool2_applies(ps) || cnn__block0_direct_floats(cs, ps) > net->layers[0].out_size)
+    if (!cnn__block0_direct_shape(cs) || !cnn__pool2_applies(ps) || cnn__block0_direct_floats(cs, ps) > net->layers[0].out_size)
         return 0;
     for (ch = 0; ch < B->out_c; ch++) {
         const cnn__bn_act f = cnn__pool2_bn_params(net, B, ch);
