@@ -19,6 +19,12 @@ over the files given. Startup, data loading and checkpoints are left out.
 
     and the total is the time until the last run ends, the runs taken in the list's order (model
     1 first), each by the first job to be free, as xargs -P and GNU parallel do.
+
+    --scale FILE: the bench files' training images/s divided by each model's ratio in FILE, the
+    output of tools/bench_ab.sh for every model (`ab_ratio what=train model=N ...: R`, a newer
+    cnn.h's training step time over the benched one's): an estimate for the newer cnn.h from
+    older full runs and fresh interleaved ratios, an inference rather than a measurement.
+    Inference images/s are left as benched.
 """
 import glob, json, os, re, statistics, sys
 
@@ -28,17 +34,27 @@ def fail(msg):
 
 
 def main(argv):
-    threads, jobs = 2, 1
-    while len(argv) > 2 and argv[1] in ("--threads", "--jobs"):
-        if not argv[2].isdigit() or int(argv[2]) < 1:
+    threads, jobs, scale = 2, 1, None
+    while len(argv) > 2 and argv[1] in ("--threads", "--jobs", "--scale"):
+        if argv[1] == "--scale":
+            scale = {}
+            try:
+                text = open(argv[2]).read()
+            except (OSError, UnicodeDecodeError) as e:
+                fail("%s: cannot read: %s" % (argv[2], e))
+            for m in re.finditer(r"^ab_ratio what=train model=(\d+) batch=32 b_over_a: ([0-9.]+)$", text, re.M):
+                scale[int(m.group(1))] = float(m.group(2))
+            if not scale or min(scale.values()) <= 0:
+                fail("%s: no positive 'ab_ratio what=train model=N batch=32 b_over_a: R' lines" % argv[2])
+        elif not argv[2].isdigit() or int(argv[2]) < 1:
             fail("%s wants a positive whole number, not %r" % (argv[1], argv[2]))
-        if argv[1] == "--threads":
+        elif argv[1] == "--threads":
             threads = int(argv[2])
         else:
             jobs = int(argv[2])
         argv = argv[:1] + argv[3:]
     if len(argv) < 3:
-        sys.exit("usage: study_estimate.py [--threads N] [--jobs J] RESULTS_DIR BENCH_OUTPUT...")
+        sys.exit("usage: study_estimate.py [--threads N] [--jobs J] [--scale AB_OUTPUT] RESULTS_DIR BENCH_OUTPUT...")
     results, benches = argv[1], argv[2:]
     ips = {}
     for path in benches:
@@ -70,6 +86,10 @@ def main(argv):
         inf = statistics.median(ips[("infer", model)])
         if tr <= 0 or inf <= 0:
             fail("model %s: images/s of zero in the bench files" % model)
+        if scale is not None:
+            if model not in scale:
+                fail("model %s: no ratio in the --scale file" % model)
+            tr /= scale[model]
         sec = epochs * (54000 / tr + 6000 / inf) + 64000 / inf
         total += sec
         free[free.index(min(free))] += sec
