@@ -4236,7 +4236,6 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
     int sl, direct;
     cs.n = n; ps.n = n;
     pw = L->cache + (size_t)n * cols;   /* where cnn_conv_forward_im2col packs w */
-    cnn__gemm_pack(0, K, CRS, w, CRS, pw);
     if (net->training) {
         float *mean = net->state + B->st_off;
         double *wt = pst + (size_t)n * K * 2 + K + (size_t)n * (CRS * CRS + CRS);   /* w', then lanes */
@@ -4264,7 +4263,7 @@ static void cnn__block0_forward(cnn_net *net, const float *x, int n)
         }
     }
     direct = cnn__block0_direct_applies(net, &cs, &ps);   /* 0 in builds without vector types */
-    (void)direct;
+    if (!direct) cnn__gemm_pack(0, K, CRS, w, CRS, pw);   /* for the GEMM's map */
     CNN__OMP_FOR(slots > 1)
     for (sl = 0; sl < slots; sl++) {
         float *yb = net->stream + (size_t)sl * map;

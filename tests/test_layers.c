@@ -534,7 +534,7 @@ static void test_net_bn_relu_pool(void)
                                   "(24, (3,3), (1,1), 'relu', 0, 2, 'max')", "(24, (3,3), (1,1), 'sigmoid', 0.2, 2, 'max')",
                                   "(17, (2,2), (1,1), 'tanh', 0, 2, 'min')", "(16, (3,3), (1,1), 'relu', 0.2, 3, 'max')",
                                   "(3, (2,2), (1,1), 'relu', 0, 4, 'min')"};
-    int s, k, i, b, streamed = 0, streamed_inf = 0;
+    int s, k, i, b, streamed = 0, streamed_inf = 0, direct = 0, direct_c2 = 0;
     for (s = 0; s < 6; s++)
         for (k = 0; k < (int)(sizeof specs / sizeof specs[0]); k++) {
             /* the last two maps: 20 samples (more than the 8 groups of cnn__conv_pool_gen_sums and
@@ -602,6 +602,10 @@ static void test_net_bn_relu_pool(void)
             if (!B->in) streamed++;
             CHECK(B->in || (b == 1 && cnn__conv_takes_pool_gen(net, 0)), "%s: layer %d's input not kept", specs[k],
                   b + 1);
+            if (!B->in && cnn__block0_direct_applies(net, &C0->conv, &P->pool)) {   /* without the map */
+                direct++;
+                direct_c2 += C != 1;
+            }
             cnn_bn_forward_train(N, B->out_c, hw2, bin, prm + B->w_off, prm + B->b_off, ybn, xh, is, NULL, NULL,
                                  0.9f, net->desc.bn_eps);
             cnn_act_forward(act, cnt, ybn, yr);
@@ -728,6 +732,10 @@ static void test_net_bn_relu_pool(void)
 #ifdef CNN__GEMM_VECTOR
     CHECK(streamed >= 5 && streamed_inf == streamed, "the first block streamed in %d cases in training and %d in "
           "inference, want at least 5 and the same", streamed, streamed_inf);
+    /* so that the comparisons above cover the direct forward, and not only the GEMM's map */
+    CHECK(direct >= 5 && direct_c2 == 0, "the streamed first block went without its map in %d cases (%d with 2 input "
+          "channels), want at least 5 (none)", direct, direct_c2);
+    printf("streamed first block: %d cases in training, %d of them without the map\n", streamed, direct);
 #endif
 }
 
