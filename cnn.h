@@ -196,8 +196,12 @@ CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, c
    The workspace ends with a little scratch (the weights packed for the GEMM, dw's partial sums).
    At stride 1 without padding, with 8 or more input channels, in builds with vector types and
    where the workspace has room, forward skips im2col (GEMMs on the shifted input instead) and
-   keeps a copy of the input in col for backward; same contract. A col on a 64-byte boundary
-   is faster (the net's are): the study's second convolution's weight gradient, 20% less time. */
+   keeps a copy of the input in col for backward; same contract. With 2x2 filters on inputs of
+   11 to 13 rows and columns, 8 or more channels in and out, in builds for AVX-512, both run
+   Winograd's F(3x3, 2x2) instead (16 multiply-adds a 3x3 output tile and channel, not 36), col
+   holding its transforms and the input; the results then differ from the other paths' in the
+   last bits. A col on a 64-byte boundary is faster (the net's are): the study's second
+   convolution's weight gradient, 20% less time. */
 CNN_API size_t cnn_conv_col_floats(const cnn_conv_shape *cs);
 CNN_API void cnn_conv_forward_im2col(const cnn_conv_shape *cs, const float *x, const float *w,
                                      const float *b, float *y, float *col);
@@ -1780,6 +1784,439 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
         }
     }
 }
+
+/* >>conv winograd: 2x2 filters, stride 1, no padding: F(3x3, 2x2)
+   Each output tile of 3x3 pixels needs a 4x4 tile of the input, and Winograd's minimal filtering
+   makes it from 16 products per channel instead of 36 (Lavin and Gray, "Fast Algorithms for
+   Convolutional Neural Networks", 2016, for the method; the matrices here are worked out for
+   this size, from the points 0, 1, -1 and infinity). In one dimension, y_u = g0 d_u + g1 d_(u+1)
+   for u < 3 is
+       y = A^T [(G g) . (B^T d)],  B^T d = (d0 - d2, d1 + d2, d2 - d1, d3 - d1),
+       G g = (g0, (g0 + g1)/2, (g0 - g1)/2, g1),  A^T m = (m0 + m1 + m2, m1 - m2, m1 + m2 + m3),
+   and in two, Y = A^T [U . V] A with U = G g G^T and V = B^T D B: the products at position xi
+   of the 4x4 tile, summed over the channels, are a GEMM, U_xi (K x C) times V_xi (C x tiles),
+   one for each of the 16 positions. So the convolution is an input transform, 16 GEMMs with
+   16/36 of the direct one's multiply-adds, and an output transform. Backward runs the same steps
+   transposed: the output gradient's tiles dM = A dY A^T (the output transform's adjoint), dV_xi =
+   U_xi^T dM_xi, dx += B dV B^T over each tile (neighbouring tiles share a row or a column and
+   both add there), and dU_xi = dM_xi V_xi^T over every tile of the batch, dw += G^T dU G. Every
+   coefficient is 0, +-1 or 1/2, so the transforms round little; the tests hold the results to
+   the naive loops' within the bound of the other paths, and to finite differences.
+   Only for samples of 4x4 tiles (inputs of 11 to 13 rows and columns, the study's second
+   convolutions) and with AVX-512, whose permutes take the tiles out of whole rows held in
+   registers and put them back: a tile's 16 pixels one by one (or by gathers) cost more than the
+   GEMMs saved, and other shapes and builds take the wide path above, the portable reference.
+   Pixels past the input's edge (11 or 12 rows) read as zeros, and the outputs they reach are
+   dropped. Layout: the samples in groups of CNN__WG_COLS tiles, so that a group's V (C rows of
+   its tiles at each xi) and M (K rows) stay in cache between the transform and the GEMMs. */
+#if defined(__AVX512F__) && CNN__VW == 16 && !defined(CNN_NO_INTRINSICS)
+#include <immintrin.h>
+#define CNN__WG 1
+#define CNN__WG_COLS 32   /* tiles a group: 2 samples */
+#define CNN__WG_PAD 16    /* floats between the 16 planes of a V or M: see cnn__wg_input */
+#define CNN__WG_SLOTS 8   /* buffers for groups in flight (see cnn__conv_wg_forward) */
+
+/* lane 4a + b of a pick (a, b < 4): pixel 3b + phase of row 3a + r, from the rows taken two at a
+   time by a two-source permute (lanes 16 and up index the second source) */
+static const int32_t cnn__wg_pick_idx[4][16] = {
+    {0, 3, 6, 9, 16, 19, 22, 25, 0, 3, 6, 9, 16, 19, 22, 25},
+    {1, 4, 7, 10, 17, 20, 23, 26, 1, 4, 7, 10, 17, 20, 23, 26},
+    {2, 5, 8, 11, 18, 21, 24, 27, 2, 5, 8, 11, 18, 21, 24, 27},
+    {3, 6, 9, 12, 19, 22, 25, 28, 3, 6, 9, 12, 19, 22, 25, 28}};
+/* and back: lane x of a row takes lane 4a + x/3 of a tile vector, or 4a + x/3 - 1 for a tile's
+   4th column (j = 3), which lands on the next tile's first; the masks pick the lanes of column j */
+static const int32_t cnn__wg_put_idx[2][16] = {
+    {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3},
+    {0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3}};
+static const __mmask16 cnn__wg_put_mask[4] = {0x0249, 0x0492, 0x0924, 0x1248};
+
+static __m512 cnn__wg_pick(const __m512 *rows, int r, int phase)
+{
+    const __m512i idx = _mm512_loadu_si512((const void *)cnn__wg_pick_idx[phase]);
+    const __m512 t01 = _mm512_permutex2var_ps(rows[r], idx, rows[3 + r]);
+    const __m512 t23 = _mm512_permutex2var_ps(rows[6 + r], idx, rows[9 + r]);
+    return _mm512_mask_blend_ps(0xFF00, t01, t23);
+}
+
+/* acc + row 3a + i's share of a tile row's values v[j], j < ncols */
+static __m512 cnn__wg_put(__m512 acc, int a, const __m512 *v, int ncols)
+{
+    const __m512i base = _mm512_set1_epi32(4 * a);
+    const __m512i p0 = _mm512_add_epi32(base, _mm512_loadu_si512((const void *)cnn__wg_put_idx[0]));
+    const __m512i p3 = _mm512_add_epi32(base, _mm512_loadu_si512((const void *)cnn__wg_put_idx[1]));
+    int j;
+    for (j = 0; j < ncols; j++)
+        acc = _mm512_add_ps(acc, _mm512_maskz_permutexvar_ps(cnn__wg_put_mask[j], j == 3 ? p3 : p0, v[j]));
+    return acc;
+}
+
+/* rows 0..n-1 of an h x w plane (w <= 16), zeros past its edges */
+static void cnn__wg_load_rows(const float *p, int h, int w, int n, __m512 *rows)
+{
+    const __mmask16 m = (__mmask16)((1u << w) - 1);
+    int i;
+    for (i = 0; i < n; i++) rows[i] = i < h ? _mm512_maskz_loadu_ps(m, p + (size_t)i * w) : _mm512_setzero_ps();
+}
+
+/* u[xi][k][c] = (G w_kc G^T)[xi], xi = 4i + j: the sum over p, q of G[i][p] G[j][q] w_kc[p][q],
+   one xi at a time (16 rows written together, a multiple of 4 KiB apart, thrash the L1 cache) */
+static void cnn__wg_filters(const cnn_conv_shape *cs, const float *w, float *u)
+{
+    static const float G[4][2] = {{1.0f, 0.0f}, {0.5f, 0.5f}, {0.5f, -0.5f}, {0.0f, 1.0f}};
+    const size_t kc = (size_t)cs->k * cs->c;
+    int xi;
+    for (xi = 0; xi < 16; xi++) {
+        const float g0 = G[xi / 4][0], g1 = G[xi / 4][1], h0 = G[xi % 4][0], h1 = G[xi % 4][1];
+        float *CNN__RESTRICT ux = u + (size_t)xi * kc;
+        size_t f;
+        for (f = 0; f < kc; f++) {
+            const float *g = w + 4 * f;
+            ux[f] = g0 * (h0 * g[0] + h1 * g[1]) + g1 * (h0 * g[2] + h1 * g[3]);
+        }
+    }
+}
+
+/* channels [0, nc) of one sample: V = B^T D B, its 16 tiles at v[xi * plane + c * ld]. The planes
+   lie CNN__WG_PAD floats more than a multiple of 4 KiB apart, which the 16 stores of a channel
+   would otherwise all map to one set of the L1 cache (model 4's forward: 3x the GEMMs' time). */
+static void cnn__wg_input(const cnn_conv_shape *cs, const float *xn, int nc, float *v, size_t ld, size_t plane)
+{
+    const size_t hw = (size_t)cs->h * cs->w;
+    int c, r, q, i;
+    for (c = 0; c < nc; c++) {
+        const float *xc = xn + (size_t)c * hw;
+        float *vc = v + (size_t)c * ld;
+        __m512 rows[13];
+        cnn__vf d[4][4], e[4][4];
+        size_t f;
+        if (c + 2 < nc)   /* mostly from memory: the channel after next asked for now */
+            for (f = 0; f < hw; f += 16) __builtin_prefetch(xc + 2 * hw + f);
+        cnn__wg_load_rows(xc, cs->h, cs->w, 13, rows);
+        for (r = 0; r < 4; r++)
+            for (q = 0; q < 4; q++) d[r][q] = (cnn__vf)cnn__wg_pick(rows, r, q);
+        for (q = 0; q < 4; q++) {   /* B^T on the columns of each tile */
+            e[0][q] = d[0][q] - d[2][q]; e[1][q] = d[1][q] + d[2][q];
+            e[2][q] = d[2][q] - d[1][q]; e[3][q] = d[3][q] - d[1][q];
+        }
+        for (i = 0; i < 4; i++) {   /* then B on the rows */
+            cnn__vstore(vc + (size_t)(4 * i) * plane, e[i][0] - e[i][2]);
+            cnn__vstore(vc + (size_t)(4 * i + 1) * plane, e[i][1] + e[i][2]);
+            cnn__vstore(vc + (size_t)(4 * i + 2) * plane, e[i][2] - e[i][1]);
+            cnn__vstore(vc + (size_t)(4 * i + 3) * plane, e[i][3] - e[i][1]);
+        }
+    }
+}
+
+/* one sample: Y = A^T M A + bias from its 16 tiles at m[xi * plane + k * ld], inside P x Q */
+static void cnn__wg_output(const cnn_conv_shape *cs, const float *m, size_t ld, size_t plane, const float *bias,
+                           float *yn)
+{
+    const int P = cs->p, Q = cs->q;
+    const __mmask16 mq = (__mmask16)((1u << Q) - 1);
+    int k, i, j, a;
+    for (k = 0; k < cs->k; k++) {
+        const float *s = m + (size_t)k * ld, bk = bias ? bias[k] : 0.0f;
+        float *yk = yn + (size_t)k * P * Q;
+        cnn__vf r[3][4];
+        __m512 y[3][3];
+        for (j = 0; j < 4; j++) {   /* A^T on the columns */
+            const cnn__vf m0 = cnn__vload(s + (size_t)j * plane), m1 = cnn__vload(s + (size_t)(4 + j) * plane);
+            const cnn__vf m2 = cnn__vload(s + (size_t)(8 + j) * plane), m3 = cnn__vload(s + (size_t)(12 + j) * plane);
+            r[0][j] = m0 + m1 + m2; r[1][j] = m1 - m2; r[2][j] = m1 + m2 + m3;
+        }
+        for (i = 0; i < 3; i++) {   /* A on the rows */
+            y[i][0] = (__m512)(r[i][0] + r[i][1] + r[i][2] + bk);
+            y[i][1] = (__m512)(r[i][1] - r[i][2] + bk);
+            y[i][2] = (__m512)(r[i][1] + r[i][2] + r[i][3] + bk);
+        }
+        for (a = 0; a < 4; a++)
+            for (i = 0; i < 3 && 3 * a + i < P; i++)
+                _mm512_mask_storeu_ps(yk + (size_t)(3 * a + i) * Q, mq, cnn__wg_put(_mm512_setzero_ps(), a, y[i], 3));
+    }
+}
+
+/* one sample: dM = A dY A^T, its 16 tiles to m[xi * plane + k * ld], dY zero past P x Q */
+static void cnn__wg_dout(const cnn_conv_shape *cs, const float *dyn, float *m, size_t ld, size_t plane)
+{
+    int k, i, j;
+    for (k = 0; k < cs->k; k++) {
+        float *o = m + (size_t)k * ld;
+        __m512 rows[12];
+        cnn__vf d[3][3], s[4][3];
+        cnn__wg_load_rows(dyn + (size_t)k * cs->p * cs->q, cs->p, cs->q, 12, rows);
+        for (i = 0; i < 3; i++)
+            for (j = 0; j < 3; j++) d[i][j] = (cnn__vf)cnn__wg_pick(rows, i, j);
+        for (j = 0; j < 3; j++) {   /* A on the columns of each tile */
+            s[0][j] = d[0][j]; s[1][j] = d[0][j] + d[1][j] + d[2][j];
+            s[2][j] = d[0][j] - d[1][j] + d[2][j]; s[3][j] = d[2][j];
+        }
+        for (i = 0; i < 4; i++) {   /* then A^T on the rows */
+            cnn__vstore(o + (size_t)(4 * i) * plane, s[i][0]);
+            cnn__vstore(o + (size_t)(4 * i + 1) * plane, s[i][0] + s[i][1] + s[i][2]);
+            cnn__vstore(o + (size_t)(4 * i + 2) * plane, s[i][0] - s[i][1] + s[i][2]);
+            cnn__vstore(o + (size_t)(4 * i + 3) * plane, s[i][2]);
+        }
+    }
+}
+
+/* one sample: dx (+)= B dV B^T from its 16 tiles at dv[xi * plane + c * ld]; set: write dx */
+static void cnn__wg_dinput(const cnn_conv_shape *cs, const float *dv, size_t ld, size_t plane, float *dxn, int set)
+{
+    const int H = cs->h, W = cs->w;
+    const __mmask16 mw = (__mmask16)((1u << W) - 1);
+    int c, i, j, a;
+    for (c = 0; c < cs->c; c++) {
+        const float *s = dv + (size_t)c * ld;
+        float *xc = dxn + (size_t)c * H * W;
+        __m512 acc[13], d[4][4];
+        for (i = 0; i < 4; i++) {   /* B's adjoint on the rows */
+            const cnn__vf v0 = cnn__vload(s + (size_t)(4 * i) * plane), v1 = cnn__vload(s + (size_t)(4 * i + 1) * plane);
+            const cnn__vf v2 = cnn__vload(s + (size_t)(4 * i + 2) * plane), v3 = cnn__vload(s + (size_t)(4 * i + 3) * plane);
+            d[i][0] = (__m512)v0; d[i][1] = (__m512)(v1 - v2 - v3); d[i][2] = (__m512)(v1 + v2 - v0); d[i][3] = (__m512)v3;
+        }
+        for (j = 0; j < 4; j++) {   /* then B^T's on the columns */
+            const cnn__vf e0 = (cnn__vf)d[0][j], e1 = (cnn__vf)d[1][j], e2 = (cnn__vf)d[2][j], e3 = (cnn__vf)d[3][j];
+            d[1][j] = (__m512)(e1 - e2 - e3); d[2][j] = (__m512)(e1 + e2 - e0);
+        }
+        for (i = 0; i < 13; i++) acc[i] = _mm512_setzero_ps();
+        for (a = 0; a < 4; a++)
+            for (i = 0; i < 4; i++) acc[3 * a + i] = cnn__wg_put(acc[3 * a + i], a, d[i], 4);
+        for (i = 0; i < H; i++) {
+            float *row = xc + (size_t)i * W;
+            _mm512_mask_storeu_ps(row, mw, set ? acc[i] : _mm512_add_ps(_mm512_maskz_loadu_ps(mw, row), acc[i]));
+        }
+    }
+}
+
+/* sums[p] = the sum of the 16 lanes of each of a cnn__conv_dw_tile's 16 sums, at once: a tree of
+   two-source permutes that halves the lanes a sum and doubles the sums a vector each level */
+static void cnn__wg_lane_sums(const float *lanes, float *sums)
+{
+    static const int32_t lo[4][16] = {
+        {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+        {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},
+        {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29},
+        {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}};
+    __m512 v[16];
+    int n = 16, lv, i;
+    for (i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(lanes + 16 * i);
+    for (lv = 0; lv < 4; lv++, n /= 2) {
+        const __m512i il = _mm512_loadu_si512((const void *)lo[lv]);
+        const __m512i ih = _mm512_add_epi32(il, _mm512_set1_epi32(8 >> lv));
+        for (i = 0; i < n / 2; i++)
+            v[i] = _mm512_add_ps(_mm512_permutex2var_ps(v[2 * i], il, v[2 * i + 1]),
+                                 _mm512_permutex2var_ps(v[2 * i], ih, v[2 * i + 1]));
+    }
+    _mm512_storeu_ps(sums, v[0]);
+}
+
+/* The workspace (col), from its start: the batch's dM (16 planes of K rows of all N * 16 tiles),
+   CNN__WG_SLOTS buffers for the groups or tasks in flight (a group's V and M, or 4 channels' V for
+   the whole batch), a copy of the input for a backward that is not given it (keep = 1), U (or
+   dU) and U packed; cnn__conv_scratch_floats makes room for what does not fit in the samples'
+   part. Groups and tasks go to the buffers in fixed ranges and each is computed alone, so no
+   result depends on the number of threads. */
+static int cnn__wg_groups(const cnn_conv_shape *cs)
+{
+    return (cs->n * 16 + CNN__WG_COLS - 1) / CNN__WG_COLS;
+}
+/* the buffers for groups (dw = 0) or for the weight gradient's tasks of 4 channels (dw = 1):
+   how many, and the floats of each */
+static int cnn__wg_slots(const cnn_conv_shape *cs, int dw)
+{
+    const int tasks = dw ? (cs->c + CNN__DW_T - 1) / CNN__DW_T : cnn__wg_groups(cs);
+    return tasks < CNN__WG_SLOTS ? tasks : CNN__WG_SLOTS;
+}
+static size_t cnn__wg_slot_floats(const cnn_conv_shape *cs, int dw)
+{
+    const size_t f = dw ? 16 * ((size_t)CNN__DW_T * cs->n * 16 + CNN__WG_PAD)
+                        : 16 * ((size_t)(cs->c + cs->k) * CNN__WG_COLS + 2 * CNN__WG_PAD);
+    return (f + 15) / 16 * 16;
+}
+static size_t cnn__wg_dm_floats(const cnn_conv_shape *cs)
+{
+    return (16 * ((size_t)cs->k * cs->n * 16 + CNN__WG_PAD) + 15) / 16 * 16;
+}
+
+static int cnn__conv_wg(const cnn_conv_shape *cs)
+{
+    return cs->r == 2 && cs->s == 2 && cs->stride_h == 1 && cs->stride_w == 1 && cs->pad_top == 0 &&
+           cs->pad_left == 0 && cs->p == cs->h - 1 && cs->q == cs->w - 1 && (cs->p + 2) / 3 == 4 &&
+           (cs->q + 2) / 3 == 4 && cs->c >= 8 && cs->k >= 8;
+}
+
+typedef struct cnn__wg_ws {
+    float *dm, *slots, *x, *u, *pu;
+} cnn__wg_ws;
+
+/* the floats the workspace holds, and where each part starts when col is given */
+static size_t cnn__wg_layout(const cnn_conv_shape *cs, float *col, cnn__wg_ws *ws)
+{
+    const size_t a = cnn__gemm_packed_floats(cs->k, cs->c), b = cnn__gemm_packed_floats(cs->c, cs->k);
+    const size_t s0 = (size_t)cnn__wg_slots(cs, 0) * cnn__wg_slot_floats(cs, 0);
+    const size_t s1 = (size_t)cnn__wg_slots(cs, 1) * cnn__wg_slot_floats(cs, 1);
+    const size_t at[5] = {0, cnn__wg_dm_floats(cs), s0 > s1 ? s0 : s1,
+                          ((size_t)cs->n * cs->c * cs->h * cs->w + 15) / 16 * 16, (size_t)16 * cs->k * cs->c};
+    size_t off[5], end = 0;
+    int i;
+    for (i = 0; i < 5; i++) off[i] = end += at[i];
+    if (col) {
+        ws->dm = col + off[0]; ws->slots = col + off[1]; ws->x = col + off[2]; ws->u = col + off[3]; ws->pu = col + off[4];
+    }
+    return end + 16 * (a > b ? a : b);
+}
+
+/* scratch: what the workspace needs past the samples' part */
+static size_t cnn__conv_wg_scratch_floats(const cnn_conv_shape *cs)
+{
+    const size_t all = cnn__wg_layout(cs, NULL, NULL), part = (size_t)cs->n * 4 * cs->c * cs->p * cs->q;
+    return all > part ? all - part : 0;
+}
+
+/* U into u, then each U_xi packed for the GEMMs into pu: as the A of U_xi V_xi, or with
+   transpose, of U_xi^T dM_xi */
+static void cnn__wg_weights(const cnn_conv_shape *cs, const float *w, float *u, float *pu, int transpose)
+{
+    const size_t kc = (size_t)cs->k * cs->c;
+    const size_t psz = transpose ? cnn__gemm_packed_floats(cs->c, cs->k) : cnn__gemm_packed_floats(cs->k, cs->c);
+    int xi;
+    cnn__wg_filters(cs, w, u);
+    for (xi = 0; xi < 16; xi++)
+        if (transpose) cnn__gemm_pack(1, cs->c, cs->k, u + (size_t)xi * kc, cs->c, pu + (size_t)xi * psz);
+        else cnn__gemm_pack(0, cs->k, cs->c, u + (size_t)xi * kc, cs->c, pu + (size_t)xi * psz);
+}
+
+static int cnn__wg_threads(int tasks)
+{
+    return tasks < CNN__THREADS() ? tasks : CNN__THREADS();
+}
+
+/* keep as in cnn__conv_wide_forward */
+static void cnn__conv_wg_forward(const cnn_conv_shape *cs, const float *x, const float *w, const float *b, float *y,
+                                 float *col, int keep)
+{
+    const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_COLS / 16;
+    const size_t psz = cnn__gemm_packed_floats(K, C);
+    const size_t chw = (size_t)C * cs->h * cs->w, per = cnn__wg_slot_floats(cs, 0);
+    const int ns = cnn__wg_threads(cnn__wg_slots(cs, 0));
+    cnn__wg_ws ws;
+    float *pu, *slots;
+    int sl;
+    cnn__wg_layout(cs, col, &ws);
+    pu = ws.pu; slots = ws.slots;
+    cnn__wg_weights(cs, w, ws.u, pu, 0);
+    CNN__OMP_FOR(ns > 1 && (double)N * K * C * 256 > CNN__OMP_MIN_WORK)
+    for (sl = 0; sl < ns; sl++) {
+        float *vg = slots + (size_t)sl * per;
+        int grp;
+        for (grp = sl * groups / ns; grp < (sl + 1) * groups / ns; grp++) {
+            const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = 16 * nsg;
+            const size_t pv = (size_t)C * tg + CNN__WG_PAD, pm = (size_t)K * tg + CNN__WG_PAD;
+            float *mg = vg + 16 * pv;
+            int m, j;
+            for (m = 0; m < nsg; m++) cnn__wg_input(cs, x + (size_t)(n0 + m) * chw, C, vg + 16 * m, (size_t)tg, pv);
+            for (j = 0; j < 16; j++)
+                cnn__gemm_prepacked(0, K, tg, C, pu + (size_t)j * psz, vg + (size_t)j * pv, tg, mg + (size_t)j * pm, tg, 1,
+                                    NULL);
+            for (m = 0; m < nsg; m++)
+                cnn__wg_output(cs, mg + 16 * m, (size_t)tg, pm, b, y + (size_t)(n0 + m) * K * cs->p * cs->q);
+        }
+    }
+    if (keep == 1) memcpy(ws.x, x, (size_t)N * chw * sizeof(float));
+}
+
+/* dx_set: write dx, not add to it. x_kept: the forward's input, or NULL for the copy that a
+   forward with keep = 1 left in col. */
+static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const float *w, const float *dy, float *dx,
+                                  float *dw, int dx_set, const float *x_kept)
+{
+    const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_COLS / 16;
+    const size_t kc = (size_t)K * C, pq = (size_t)cs->p * cs->q;
+    const size_t chw = (size_t)C * cs->h * cs->w, T = (size_t)N * 16;
+    const size_t pdm = (size_t)K * T + CNN__WG_PAD;
+    cnn__wg_ws ws;
+    const float *x;
+    float *dm, *u, *pu, *slots;
+    int n, sl, ns;
+    cnn__wg_layout(cs, col, &ws);
+    x = x_kept ? x_kept : ws.x;
+    dm = ws.dm; u = ws.u; pu = ws.pu; slots = ws.slots;
+    CNN__OMP_FOR(N > 1 && (double)N * K * pq * 16 > CNN__OMP_MIN_WORK)
+    for (n = 0; n < N; n++) cnn__wg_dout(cs, dy + (size_t)n * K * pq, dm + 16 * (size_t)n, T, pdm);
+    if (dw) {   /* dU_xi[k][c] = dM_xi[k] . V_xi[c] along the batch's tiles: lane-wise dot products
+                   (cnn__conv_dw_tile) of 4 rows of each, whose lanes are then summed. A task: 4
+                   channels, whose V it makes again from x into its buffer. */
+        const int ct = (C + CNN__DW_T - 1) / CNN__DW_T;
+        const size_t pr = (size_t)CNN__DW_T * T + CNN__WG_PAD, per = cnn__wg_slot_floats(cs, 1);
+        int k;
+        ns = cnn__wg_threads(cnn__wg_slots(cs, 1));
+        CNN__OMP_FOR(ns > 1 && (double)N * K * C * 256 > CNN__OMP_MIN_WORK)
+        for (sl = 0; sl < ns; sl++) {
+            float *rv = slots + (size_t)sl * per;
+            int task;
+            for (task = sl * ct / ns; task < (sl + 1) * ct / ns; task++) {
+                const int c0 = task * CNN__DW_T, nc = C - c0 < CNN__DW_T ? C - c0 : CNN__DW_T;
+                int m, xi, k0;
+                for (m = 0; m < N; m++) cnn__wg_input(cs, x + (size_t)m * chw + (size_t)c0 * cs->h * cs->w, nc, rv + 16 * m, T, pr);
+                for (xi = 0; xi < 16; xi++)
+                    for (k0 = 0; k0 < K; k0 += CNN__DW_T) {
+                        float lanes[CNN__DW_T * CNN__DW_T * CNN__VW], sums[CNN__DW_T * CNN__DW_T];
+                        const float *pa[CNN__DW_T], *pb[CNN__DW_T];
+                        int r, q;
+                        for (r = 0; r < CNN__DW_T; r++) {   /* rows past C or K: repeats, dropped below */
+                            pa[r] = rv + (size_t)xi * pr + (size_t)(r < nc ? r : nc - 1) * T;
+                            pb[r] = dm + (size_t)xi * pdm + (size_t)(k0 + r < K ? k0 + r : K - 1) * T;
+                        }
+                        memset(lanes, 0, sizeof lanes);
+                        cnn__conv_dw_tile((int)T, 1, pa, pb, lanes);
+                        cnn__wg_lane_sums(lanes, sums);
+                        for (r = 0; r < nc; r++)
+                            for (q = 0; q < CNN__DW_T && k0 + q < K; q++)
+                                u[(size_t)xi * kc + (size_t)(k0 + q) * C + c0 + r] = sums[r * CNN__DW_T + q];
+                    }
+            }
+        }
+        CNN__OMP_FOR(K > 1 && (double)kc * 64 > CNN__OMP_MIN_WORK)
+        for (k = 0; k < K; k++) {   /* dw += G^T dU G */
+            int c, i;
+            for (c = 0; c < C; c++) {
+                const size_t f = (size_t)k * C + c;
+                float t[2][4];
+                for (i = 0; i < 4; i++) {   /* G on the rows of dU: t[j] is column j of dU G */
+                    const float u0 = u[(size_t)(4 * i) * kc + f], u1 = u[(size_t)(4 * i + 1) * kc + f];
+                    const float u2 = u[(size_t)(4 * i + 2) * kc + f], u3 = u[(size_t)(4 * i + 3) * kc + f];
+                    t[0][i] = u0 + 0.5f * (u1 + u2);
+                    t[1][i] = 0.5f * (u1 - u2) + u3;
+                }
+                for (i = 0; i < 2; i++) {   /* then G^T on its columns */
+                    dw[4 * f + i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+                    dw[4 * f + 2 + i] += 0.5f * (t[i][1] - t[i][2]) + t[i][3];
+                }
+            }
+        }
+    }
+    if (dx) {   /* dV_xi = U_xi^T dM_xi into a group's buffer, then dx (+)= B dV B^T */
+        const size_t psz = cnn__gemm_packed_floats(C, K), per = cnn__wg_slot_floats(cs, 0);
+        cnn__wg_weights(cs, w, u, pu, 1);
+        ns = cnn__wg_threads(cnn__wg_slots(cs, 0));
+        CNN__OMP_FOR(ns > 1 && (double)N * K * C * 256 > CNN__OMP_MIN_WORK)
+        for (sl = 0; sl < ns; sl++) {
+            float *vg = slots + (size_t)sl * per;
+            int grp;
+            for (grp = sl * groups / ns; grp < (sl + 1) * groups / ns; grp++) {
+                const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = 16 * nsg;
+                const size_t pv = (size_t)C * tg + CNN__WG_PAD;
+                int m, j;
+                for (j = 0; j < 16; j++)
+                    cnn__gemm_prepacked(0, C, tg, K, pu + (size_t)j * psz, dm + (size_t)j * pdm + 16 * (size_t)n0, (int)T,
+                                        vg + (size_t)j * pv, tg, 1, NULL);
+                for (m = 0; m < nsg; m++)
+                    cnn__wg_dinput(cs, vg + 16 * m, (size_t)tg, pv, dx + (size_t)(n0 + m) * chw, dx_set);
+            }
+        }
+    }
+}
+#endif
 #endif
 
 static size_t cnn__conv_scratch_floats(const cnn_conv_shape *cs)
@@ -1792,6 +2229,10 @@ static size_t cnn__conv_scratch_floats(const cnn_conv_shape *cs)
     if (b > a) a = b;   /* the weight gradient's lanes */
     b = cnn__conv_wide_scratch_floats(cs);
     if (cnn__conv_wide(cs) && b > a) a = b;
+#ifdef CNN__WG
+    b = cnn__conv_wg_scratch_floats(cs);
+    if (cnn__conv_wg(cs) && b > a) a = b;
+#endif
 #endif
     return a;
 }
@@ -1877,6 +2318,12 @@ static void cnn__conv_forward_im2col(const cnn_conv_shape *cs, const float *x, c
     float *pw = col + (size_t)cs->n * cols;   /* w, packed once for every sample */
     int n;
 #ifdef CNN__GEMM_VECTOR
+#ifdef CNN__WG
+    if (cnn__conv_wg(cs)) {
+        cnn__conv_wg_forward(cs, x, w, b, y, col, keep);
+        return;
+    }
+#endif
     if (cnn__conv_wide(cs)) {
         cnn__conv_wide_forward(cs, x, w, b, y, col, keep);
         return;
@@ -1919,6 +2366,12 @@ static void cnn__conv_backward_im2col(const cnn_conv_shape *cs, float *col, cons
        columns, whole tiles each. A band packs dy_n once more, so no more bands than that; bands
        do not change any sum. Then dw += its transpose. */
 #ifdef CNN__GEMM_VECTOR
+#ifdef CNN__WG
+    if (cnn__conv_wg(cs)) {
+        cnn__conv_wg_backward(cs, col, w, dy, dx, dw, dx_set, x_kept);
+        return;
+    }
+#endif
     if (cnn__conv_wide(cs)) {
         cnn__conv_wide_backward(cs, col, w, dy, dx, dw, dx_set, x_kept);
         return;
@@ -4375,6 +4828,9 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
 static int cnn__conv_sets_dx(const cnn_net *net, const cnn__layer *L)
 {
 #ifdef CNN__GEMM_VECTOR
+#ifdef CNN__WG
+    if (net->desc.algo != CNN_CONV_NAIVE && cnn__conv_wg(&L->conv)) return 1;
+#endif
     return net->desc.algo != CNN_CONV_NAIVE && cnn__conv_wide(&L->conv);
 #else
     (void)net; (void)L;

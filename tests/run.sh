@@ -58,6 +58,10 @@ for arch in native x86-64-v3; do
         step "run-gemm-march-$arch" "$out/grad_$arch"
         step "build-layers-march-$arch" gcc $WARN -O3 -march=$arch tests/test_layers.c -o "$out/layers_$arch" -lm
         step "run-layers-march-$arch" "$out/layers_$arch"
+        # with OpenMP: the Winograd convolution (AVX-512) at 1 and 2 threads, bit for bit
+        step "build-layers-march-$arch-openmp" gcc $WARN -O3 -march=$arch -fopenmp tests/test_layers.c \
+            -o "$out/layers_${arch}_omp" -lm
+        step "run-layers-march-$arch-openmp" env OMP_NUM_THREADS=2 "$out/layers_${arch}_omp"
     fi
 done
 
@@ -126,6 +130,18 @@ if [ "${QUICK:-0}" != 1 ]; then
                 "$out/${t}_san_$cc"
         done
     done
+    # the AVX-512 code (the Winograd convolution) is built only with -march on such a machine
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null && gcc -march=native -E -x c /dev/null >/dev/null 2>&1; then
+        for cc in gcc clang; do
+            for t in test_layers test_grad; do
+                step "build-$t-native-asan-ubsan-$cc" $cc $WARN $SAN -march=native "tests/$t.c" -o "$out/${t}_san_native_$cc" -lm
+                step "run-$t-native-asan-ubsan-$cc" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+                    UBSAN_OPTIONS=print_stacktrace=1 "$out/${t}_san_native_$cc"
+            done
+        done
+    else
+        echo "skip  native sanitizer builds: no AVX-512 here, so no Winograd code to check"
+    fi
 fi
 
 # valgrind on the gcc build: the tests that read files and parse input (the training tests

@@ -331,20 +331,24 @@ static void test_net(void)
         /* 24 filters: the first convolution's gradient is made from the pool's picks (im2col,
            conv-bn-act; cnn__conv_backward_pool_gen) */
         "(24, (3,3), (1,1), 'relu', 0, 2, 'max') (4, (2,2), (1,1), 'relu', 0, 1, 'max')",
+        /* on 28x26 images, the second convolution (8 channels in and out, 2x2 filters on 13x12)
+           takes the Winograd path where it is built (AVX-512) */
+        "(8, (3,3), (1,1), 'relu', 0.2, 2, 'max') (8, (2,2), (1,1), 'relu', 0, 1, 'max')",
     };
     int s, order, algo;
-    for (s = 0; s < 3; s++)
+    for (s = 0; s < 4; s++)
         for (order = 0; order < 2; order++)
             for (algo = 0; algo < 2; algo++) {
                 cnn_net_desc d;
                 cnn_error err;
                 net_ctx c;
                 int y[3] = {0, 2, 1};
-                float *x = rnd(3 * 2 * 13 * 12, 0, 1), *g;
+                const int ih = s == 3 ? 28 : 13, iw = s == 3 ? 26 : 12;
+                float *x = rnd((size_t)3 * 2 * ih * iw, 0, 1), *g;
                 char what[96];
                 cnn_rng init;
                 size_t np;
-                cnn_net_desc_init(&d, 2, 13, 12, 3);
+                cnn_net_desc_init(&d, 2, ih, iw, 3);
                 d.order = (cnn_order)order;
                 d.algo = (cnn_conv_algo)algo;
                 if (cnn_net_desc_parse(&d, specs[s], &err) || cnn_net_create(&c.net, &d, &err) ||
@@ -360,6 +364,14 @@ static void test_net(void)
                 CHECK(cnn__conv_takes_pool_gen(c.net, 0) == (s == 2 && order == 0 && algo == 0),
                       "net %d: first convolution's gradient from the pool's picks %d", s + 1,
                       cnn__conv_takes_pool_gen(c.net, 0));
+#endif
+#ifdef CNN__WG
+                {
+                    int i, wg = 0;
+                    for (i = 0; i < c.net->nlayers; i++)
+                        wg += c.net->layers[i].kind == CNN_LAYER_CONV && cnn__conv_wg(&c.net->layers[i].conv);
+                    CHECK(wg == (s == 3), "net %d: %d convolutions take the Winograd path", s + 1, wg);
+                }
 #endif
                 /* net 1's second block, conv-bn-act: its min pool writes the tanh's input gradient */
                 CHECK(cnn__pool_applies_act_grad(c.net, 8) == (s == 0 && order == 0),

@@ -135,6 +135,74 @@ static void test_conv_wide_vs_naive(void)
            wide, padded, other);
 }
 
+/* The Winograd path (cnn__conv_wg: 2x2 filters on inputs of 11 to 13 rows and columns, 8 or more
+   channels in and out, AVX-512 builds) against the naive loops, dx and dw added to; then called
+   the net's way (the forward keeps no copy and the backward is given the input again, dx written
+   over what was there) for the same values, and with OpenMP, 1 and 2 threads for the same bits */
+static void test_conv_wg_vs_naive(void)
+{
+    int trial, taken = 0;
+    double worst = 0.0;
+    for (trial = 0; trial < 14; trial++) {
+        cnn_conv_shape cs;
+        double e;
+        int n = 1 + (int)cnn_rng_below(&rng, 5), c = 8 + (int)cnn_rng_below(&rng, 140), k = 8 + (int)cnn_rng_below(&rng, 40);
+        int h = 11 + (int)cnn_rng_below(&rng, 3), w = 11 + (int)cnn_rng_below(&rng, 3);
+        if (trial == 0) { n = 32; c = 64; h = 13; w = 13; k = 32; }   /* the study's base model, batch 32 */
+        if (trial == 1) { n = 17; c = 256; h = 12; w = 11; k = 33; }  /* an odd batch: a group of one sample */
+        if (cnn_conv_shape_init(&cs, n, c, h, w, k, 2, 2, 1, 1, CNN_PAD_VALID, NULL) != CNN_OK) {
+            CHECK(0, "winograd trial %d: shape refused", trial);
+            continue;
+        }
+        e = conv_vs_naive(&cs, 1);
+        if (e > worst) worst = e;
+        CHECK(e < 1e-5, "winograd conv vs naive, trial %d: n%d c%d %dx%d k%d: relative difference %.3g", trial, n, c, h, w,
+              k, e);
+#ifdef CNN__WG
+        taken += cnn__conv_wg(&cs);
+        {
+            const size_t nx = (size_t)n * c * h * w, nw = (size_t)k * c * 4, ny = (size_t)n * k * cs.p * cs.q;
+            const size_t ncol = cnn_conv_col_floats(&cs);
+            float *x = rnd(nx, -1, 1), *wt = rnd(nw, -1, 1), *b = rnd((size_t)k, -1, 1), *dy = rnd(ny, -1, 1);
+            float *y1 = zeros(ny), *y2 = zeros(ny), *col1 = rnd(ncol, -9, 9), *col2 = rnd(ncol, -9, 9);
+            float *dx1 = rnd(nx, -9, 9), *dx2 = zeros(nx), *dw1 = zeros(nw), *dw2 = zeros(nw);
+            size_t i;
+            int same = 1;
+            cnn__conv_forward_im2col(&cs, x, wt, b, y1, col1, 2);
+            cnn__conv_backward_im2col(&cs, col1, wt, dy, dx1, dw1, NULL, 1, x);
+            cnn_conv_forward_im2col(&cs, x, wt, b, y2, col2);
+            cnn_conv_backward_im2col(&cs, col2, wt, dy, dx2, dw2, NULL);
+            for (i = 0; i < nx; i++) same &= dx1[i] == dx2[i];
+            CHECK(same && !memcmp(y1, y2, ny * sizeof(float)) && !memcmp(dw1, dw2, nw * sizeof(float)),
+                  "winograd trial %d: the net's calls give other values than the public ones", trial);
+#ifdef _OPENMP
+            {
+                const int threads = omp_get_max_threads();
+                omp_set_num_threads(1);
+                memset(dx1, 0, nx * sizeof(float)); memset(dw1, 0, nw * sizeof(float));
+                cnn_conv_forward_im2col(&cs, x, wt, b, y1, col1);
+                cnn_conv_backward_im2col(&cs, col1, wt, dy, dx1, dw1, NULL);
+                omp_set_num_threads(2);
+                memset(dx2, 0, nx * sizeof(float)); memset(dw2, 0, nw * sizeof(float));
+                cnn_conv_forward_im2col(&cs, x, wt, b, y2, col2);
+                cnn_conv_backward_im2col(&cs, col2, wt, dy, dx2, dw2, NULL);
+                omp_set_num_threads(threads);
+                CHECK(!memcmp(y1, y2, ny * sizeof(float)) && !memcmp(dx1, dx2, nx * sizeof(float)) &&
+                          !memcmp(dw1, dw2, nw * sizeof(float)),
+                      "winograd trial %d: 1 and 2 threads give other bits", trial);
+            }
+#endif
+            free(x); free(wt); free(b); free(dy); free(y1); free(y2); free(col1); free(col2);
+            free(dx1); free(dx2); free(dw1); free(dw2);
+        }
+#endif
+    }
+#ifdef CNN__WG
+    CHECK(taken == 14, "winograd: %d of 14 trials took the path", taken);
+#endif
+    printf("winograd conv vs naive: worst relative difference %.3g (%d of 14 trials took the path)\n", worst, taken);
+}
+
 static void test_same_padding(void)
 {
     /* Keras/TensorFlow 'same': 28 wide, kernel 3, stride 2 -> 14 out, padding 1 total, 0 on the left */
@@ -977,6 +1045,7 @@ int main(void)
     cnn_rng_seed(&rng, 2024);
     test_im2col_vs_naive();
     test_conv_wide_vs_naive();
+    test_conv_wg_vs_naive();
     test_same_padding();
     test_min_pool();
     test_pool_vs_reference();

@@ -247,6 +247,18 @@ static void conv_ctx_free(conv_ctx *c)
     free(c->x); free(c->dx); free(c->w); free(c->dw); free(c->b); free(c->y); free(c->dy); free(c->col_mem);
 }
 
+/* what cnn_conv_*_im2col runs for the shape: "winograd" where the Winograd path takes it (AVX-512
+   builds; its GFLOP/s, like every figure here, count the direct convolution's multiply-adds, so
+   they can pass the FMA peak), else "im2col" (with or without the unfolded matrix) */
+static const char *conv_algo_name(const cnn_conv_shape *cs)
+{
+#ifdef CNN__WG
+    if (cnn__conv_wg(cs)) return "winograd";
+#endif
+    (void)cs;
+    return "im2col";
+}
+
 /* conv1: 1x28x28 -> 64 filters 3x3; conv2: 64x13x13 -> 32 filters 2x2 (model 1, 'valid') */
 static void bench_convs(const int *threads, int nthreads, const double *peak)
 {
@@ -261,6 +273,7 @@ static void bench_convs(const int *threads, int nthreads, const double *peak)
             exit(1);
         }
         for (d = 0; d < NDIRS; d++) {
+            const char *algo = conv_algo_name(&c.cs);
             double naive, fast;
             set_threads(1);
             naive = conv_gflops(&c, ALGO_NAIVE, d, NAIVE_BATCH);
@@ -268,10 +281,11 @@ static void bench_convs(const int *threads, int nthreads, const double *peak)
             for (t = 0; t < nthreads; t++) {
                 set_threads(threads[t]);
                 fast = conv_gflops(&c, ALGO_IM2COL, d, BIG_BATCH);
-                emit(fast, "conv_gflops conv=%d dir=%s algo=im2col batch=%d threads=%d", i + 1, dir_name[d], BIG_BATCH, threads[t]);
-                emit(100.0 * fast / peak[t], "conv_pct_of_peak conv=%d dir=%s algo=im2col batch=%d threads=%d", i + 1,
-                     dir_name[d], BIG_BATCH, threads[t]);
-                if (t == 0) emit(fast / naive, "conv_speedup conv=%d dir=%s im2col/naive threads=1", i + 1, dir_name[d]);
+                emit(fast, "conv_gflops conv=%d dir=%s algo=%s batch=%d threads=%d", i + 1, dir_name[d], algo, BIG_BATCH,
+                     threads[t]);
+                emit(100.0 * fast / peak[t], "conv_pct_of_peak conv=%d dir=%s algo=%s batch=%d threads=%d", i + 1,
+                     dir_name[d], algo, BIG_BATCH, threads[t]);
+                if (t == 0) emit(fast / naive, "conv_speedup conv=%d dir=%s %s/naive threads=1", i + 1, dir_name[d], algo);
 #ifdef CNN_BENCH_CBLAS
                 fast = conv_gflops(&c, ALGO_CBLAS, d, BIG_BATCH);
                 emit(fast, "gemm_gflops conv=%d dir=%s lib=cblas batch=%d threads=%d", i + 1, dir_name[d], BIG_BATCH, threads[t]);
@@ -327,7 +341,8 @@ static void bench_conv_shape(const int *s, const int *threads, int nthreads)
             double gf;
             set_threads(threads[t]);
             gf = conv_gflops(&c, ALGO_IM2COL, d, 32);
-            emit(gf, "conv_gflops shape=%s dir=%s algo=im2col batch=32 threads=%d", label, dir_name[d], threads[t]);
+            emit(gf, "conv_gflops shape=%s dir=%s algo=%s batch=32 threads=%d", label, dir_name[d], conv_algo_name(&c.cs),
+                 threads[t]);
             emit(flops / (gf * 1e9) * 1e6, "conv_us_per_image shape=%s dir=%s batch=32 threads=%d", label, dir_name[d],
                  threads[t]);
         }
