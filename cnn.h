@@ -60,6 +60,7 @@
      >>idx          IDX files, limits     >>gzip         gzip/DEFLATE decoder, CRC-32
      >>dataset      Fashion-MNIST loading >>model        save and load a trained net
      >>metrics      confusion matrix, classification report
+     >>conv wide, >>conv winograd   the fast convolutions at stride 1 (Winograd: 2x2 filters)
      >>licence
 */
 #ifndef CNN_H

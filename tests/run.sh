@@ -213,7 +213,7 @@ step study-estimate estimate_smoke
 # --scale: each model's training images/s divided by its ratio in a tools/bench_ab.sh output,
 # inference as benched; a file without ratios is refused
 estimate_scale() {
-    local ab=results/bench/ab-models-e6f41f2-vs-6874978.txt pairs="results/bench/bench-models-*-e6f41f2-pairs-run*.txt"
+    local ab=results/bench/ab-models-e6f41f2-vs-5af8524.txt pairs="results/bench/bench-models-*-e6f41f2-pairs-run*.txt"
     # shellcheck disable=SC2086  # $pairs: a glob, to be expanded
     python3 tools/study_estimate.py --jobs 2 --threads 1 results/full $pairs > "$out/estimate-e6.txt" &&
         python3 tools/study_estimate.py --jobs 2 --threads 1 --scale "$ab" results/full $pairs > "$out/estimate-scaled.txt" &&
@@ -224,10 +224,11 @@ def rows(path):
     return {int(l.split()[0]): (float(l.split()[2]), float(l.split()[3]))
             for l in open(path).read().splitlines() if re.match(r" *[0-9]", l)}
 before, after = rows(sys.argv[1]), rows(sys.argv[2])
-ratio = {int(m.group(1)): float(m.group(2)) for m in
-         re.finditer(r"^ab_ratio what=train model=(\d+) batch=32 b_over_a: ([0-9.]+)$", open(sys.argv[3]).read(), re.M)}
+ratio = {(m.group(1), int(m.group(2))): float(m.group(3)) for m in
+         re.finditer(r"^ab_ratio what=(train|infer) model=(\d+) batch=32 b_over_a: ([0-9.]+)$", open(sys.argv[3]).read(), re.M)}
 ok = len(before) == 22 and before.keys() == after.keys() and all(
-    abs(after[k][0] - before[k][0] / ratio[k]) <= 1 + 1e-3 * after[k][0] and after[k][1] == before[k][1] for k in before)
+    abs(after[k][i] - before[k][i] / ratio[(w, k)]) <= 1 + 1e-3 * after[k][i] for k in before for i, w in
+    ((0, "train"), (1, "infer")))
 sys.exit(0 if ok else 1)
 PY
 }

@@ -24,7 +24,8 @@ over the files given. Startup, data loading and checkpoints are left out.
     output of tools/bench_ab.sh for every model (`ab_ratio what=train model=N ...: R`, a newer
     cnn.h's training step time over the benched one's): an estimate for the newer cnn.h from
     older full runs and fresh interleaved ratios, an inference rather than a measurement.
-    Inference images/s are left as benched.
+    Inference images/s are divided likewise by the file's `what=infer` ratios where it has
+    them, else left as benched.
 """
 import glob, json, os, re, statistics, sys
 
@@ -34,7 +35,7 @@ def fail(msg):
 
 
 def main(argv):
-    threads, jobs, scale = 2, 1, None
+    threads, jobs, scale, iscale = 2, 1, None, {}
     while len(argv) > 2 and argv[1] in ("--threads", "--jobs", "--scale"):
         if argv[1] == "--scale":
             scale = {}
@@ -42,9 +43,9 @@ def main(argv):
                 text = open(argv[2]).read()
             except (OSError, UnicodeDecodeError) as e:
                 fail("%s: cannot read: %s" % (argv[2], e))
-            for m in re.finditer(r"^ab_ratio what=train model=(\d+) batch=32 b_over_a: ([0-9.]+)$", text, re.M):
-                scale[int(m.group(1))] = float(m.group(2))
-            if not scale or min(scale.values()) <= 0:
+            for m in re.finditer(r"^ab_ratio what=(train|infer) model=(\d+) batch=32 b_over_a: ([0-9.]+)$", text, re.M):
+                (scale if m.group(1) == "train" else iscale)[int(m.group(2))] = float(m.group(3))
+            if not scale or min(list(scale.values()) + list(iscale.values())) <= 0:
                 fail("%s: no positive 'ab_ratio what=train model=N batch=32 b_over_a: R' lines" % argv[2])
         elif not argv[2].isdigit() or int(argv[2]) < 1:
             fail("%s wants a positive whole number, not %r" % (argv[1], argv[2]))
@@ -90,6 +91,7 @@ def main(argv):
             if model not in scale:
                 fail("model %s: no ratio in the --scale file" % model)
             tr /= scale[model]
+            inf /= iscale.get(model, 1.0)
         sec = epochs * (54000 / tr + 6000 / inf) + 64000 / inf
         total += sec
         free[free.index(min(free))] += sec
