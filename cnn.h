@@ -2011,7 +2011,9 @@ static void cnn__wg_lane_sums(const float *lanes, float *sums)
     _mm512_storeu_ps(sums, v[0]);
 }
 
-/* The workspace (col), from its start: the batch's dM (16 planes of K rows of all N * 16 tiles),
+/* The workspace (col), from its start: the batch's dM (16 planes of K rows of all N * 16 tiles,
+   each row CNN__WG_PAD floats longer: at a power-of-two stride the input gradient's GEMM found
+   its rows in a few L1 sets),
    CNN__WG_SLOTS buffers for the groups or tasks in flight (a group's V and M, or 4 channels' V for
    the whole batch), a copy of the input for a backward that is not given it (keep = 1), U (or
    dU) and U packed; cnn__conv_scratch_floats makes room for what does not fit in the samples'
@@ -2036,7 +2038,7 @@ static size_t cnn__wg_slot_floats(const cnn_conv_shape *cs, int dw)
 }
 static size_t cnn__wg_dm_floats(const cnn_conv_shape *cs)
 {
-    return (16 * ((size_t)cs->k * cs->n * 16 + CNN__WG_PAD) + 15) / 16 * 16;
+    return (16 * ((size_t)cs->k * (cs->n * 16 + CNN__WG_PAD) + CNN__WG_PAD) + 15) / 16 * 16;
 }
 
 static int cnn__conv_wg(const cnn_conv_shape *cs)
@@ -2134,7 +2136,7 @@ static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const fl
     const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_COLS / 16;
     const size_t kc = (size_t)K * C, pq = (size_t)cs->p * cs->q;
     const size_t chw = (size_t)C * cs->h * cs->w, T = (size_t)N * 16;
-    const size_t pdm = (size_t)K * T + CNN__WG_PAD;
+    const size_t ldm = T + CNN__WG_PAD, pdm = (size_t)K * ldm + CNN__WG_PAD;   /* see cnn__wg_dm_floats */
     cnn__wg_ws ws;
     const float *x;
     float *dm, *u, *pu, *slots;
@@ -2143,7 +2145,7 @@ static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const fl
     x = x_kept ? x_kept : ws.x;
     dm = ws.dm; u = ws.u; pu = ws.pu; slots = ws.slots;
     CNN__OMP_FOR(N > 1 && (double)N * K * pq * 16 > CNN__OMP_MIN_WORK)
-    for (n = 0; n < N; n++) cnn__wg_dout(cs, dy + (size_t)n * K * pq, dm + 16 * (size_t)n, T, pdm);
+    for (n = 0; n < N; n++) cnn__wg_dout(cs, dy + (size_t)n * K * pq, dm + 16 * (size_t)n, ldm, pdm);
     if (dw) {   /* dU_xi[k][c] = dM_xi[k] . V_xi[c] along the batch's tiles: lane-wise dot products
                    (cnn__conv_dw_tile) of 4 rows of each, whose lanes are then summed. A task: 4
                    channels, whose V it makes again from x into its buffer. */
@@ -2166,7 +2168,7 @@ static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const fl
                         int r, q;
                         for (r = 0; r < CNN__DW_T; r++) {   /* rows past C or K: repeats, dropped below */
                             pa[r] = rv + (size_t)xi * pr + (size_t)(r < nc ? r : nc - 1) * T;
-                            pb[r] = dm + (size_t)xi * pdm + (size_t)(k0 + r < K ? k0 + r : K - 1) * T;
+                            pb[r] = dm + (size_t)xi * pdm + (size_t)(k0 + r < K ? k0 + r : K - 1) * ldm;
                         }
                         memset(lanes, 0, sizeof lanes);
                         cnn__conv_dw_tile((int)T, 1, pa, pb, lanes);
@@ -2209,7 +2211,7 @@ static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const fl
                 const size_t pv = (size_t)C * tg + CNN__WG_PAD;
                 int m, j;
                 for (j = 0; j < 16; j++)
-                    cnn__gemm_prepacked(0, C, tg, K, pu + (size_t)j * psz, dm + (size_t)j * pdm + 16 * (size_t)n0, (int)T,
+                    cnn__gemm_prepacked(0, C, tg, K, pu + (size_t)j * psz, dm + (size_t)j * pdm + 16 * (size_t)n0, (int)ldm,
                                         vg + (size_t)j * pv, tg, 1, NULL);
                 for (m = 0; m < nsg; m++)
                     cnn__wg_dinput(cs, vg + 16 * m, (size_t)tg, pv, dx + (size_t)(n0 + m) * chw, dx_set);
