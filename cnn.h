@@ -36,6 +36,8 @@
      CNN_MAX_BLOCKS      16                  conv blocks per network
      CNN_DATA_DIR_DEFAULT /usr/share/datasets/fashion-mnist   where the data package puts it
      CNN_GEMM_PORTABLE   (off)               plain-C GEMM kernel instead of GCC/clang vector types
+     CNN_NO_INTRINSICS   (off)               no AVX-512 intrinsics: no Winograd convolution (>>conv
+                                             winograd), its shapes take the portable wide path
      CNN_NO_OPTIMIZE_PRAGMA (off)            GCC: compile the implementation at the caller's -O
                                              level, not at -O3 (see the #pragma GCC optimize)
 

@@ -62,6 +62,9 @@ for arch in native x86-64-v3; do
         step "build-layers-march-$arch-openmp" gcc $WARN -O3 -march=$arch -fopenmp tests/test_layers.c \
             -o "$out/layers_${arch}_omp" -lm
         step "run-layers-march-$arch-openmp" env OMP_NUM_THREADS=2 "$out/layers_${arch}_omp"
+        step "build-layers-march-$arch-no-intrinsics" gcc $WARN -O3 -march=$arch -DCNN_NO_INTRINSICS tests/test_layers.c \
+            -o "$out/layers_${arch}_noint" -lm
+        step "run-layers-march-$arch-no-intrinsics" "$out/layers_${arch}_noint"
     fi
 done
 
