@@ -1805,17 +1805,18 @@ static void cnn__conv_wide_backward(const cnn_conv_shape *cs, float *col, const 
    both add there), and dU_xi = dM_xi V_xi^T over every tile of the batch, dw += G^T dU G. Every
    coefficient is 0, +-1 or 1/2, so the transforms round little; the tests hold the results to
    the naive loops' within the bound of the other paths, and to finite differences.
-   Only for samples of 4x4 tiles (inputs of 11 to 13 rows and columns, the study's second
-   convolutions) and with AVX-512, whose permutes take the tiles out of whole rows held in
-   registers and put them back: a tile's 16 pixels one by one (or by gathers) cost more than the
-   GEMMs saved, and other shapes and builds take the wide path above, the portable reference.
-   Pixels past the input's edge (11 or 12 rows) read as zeros, and the outputs they reach are
-   dropped. Layout: the samples in groups of CNN__WG_COLS tiles, so that a group's V (C rows of
-   its tiles at each xi) and M (K rows) stay in cache between the transform and the GEMMs. */
+   Only for samples of 4 to 10 tiles a side (inputs of 11 to 31 rows and columns: the study's
+   second convolutions, 4x4 tiles, and model 16's, 9x9) and with AVX-512, whose permutes take the
+   tiles out of whole rows held in registers and put them back: a tile's 16 pixels one by one (or
+   by gathers) cost more than the GEMMs saved, and other shapes and builds take the wide path
+   above, the portable reference. Pixels past the input's edge read as zeros, and the outputs
+   they reach are dropped. Layout: the samples in groups of CNN__WG_GS, so that a group's V (C
+   rows of its tiles at each xi) and M (K rows) stay in cache between the transform and the GEMMs;
+   a sample's tiles in rows, one after the other. */
 #if defined(__AVX512F__) && CNN__VW == 16 && !defined(CNN_NO_INTRINSICS)
 #include <immintrin.h>
 #define CNN__WG 1
-#define CNN__WG_COLS 32   /* tiles a group: 2 samples */
+#define CNN__WG_GS 2      /* samples a group */
 #define CNN__WG_PAD 16    /* floats between the 16 planes of a V or M: see cnn__wg_input */
 #define CNN__WG_SLOTS 8   /* buffers for groups in flight (see cnn__conv_wg_forward) */
 
@@ -1879,6 +1880,190 @@ static void cnn__wg_filters(const cnn_conv_shape *cs, const float *w, float *u)
     }
 }
 
+/* The same four transforms for wider samples (cnn__wg_rows: 5 to 10 tiles a row, inputs up to 31
+   wide), a row of tiles at a time: lane t of a vector is tile t of the row, and an input row is
+   two vectors, from which a two-source permute picks pixel 3t + j for each lane t; the tiles'
+   values are stored with a mask of the row's tiles, and put back with a permute from the tile
+   values of each phase (and a second one for the third phase, a row's lanes coming from three
+   vectors). Study model 16's second convolution, on 26x26 maps: 9 rows of 9 tiles. */
+typedef struct cnn__wg_rowix {
+    __m512i pick[4];   /* lane t: pixel 3t + j of a row's two vectors (lanes 16 and up: the second) */
+    __m512i put[2], put2[2], put3[2];   /* for each half of a row: lane x takes (x / 3) of v[0] or
+                                           v[1], (x / 3) of v[2], (x / 3 - 1) of v[3] */
+    __mmask16 m2[2], m3[2];   /* the lanes x % 3 == 2, and x % 3 == 0 past the first tile */
+    __mmask16 mt, ml, mh;     /* a row's tiles; a row's lanes in the first and second vector */
+} cnn__wg_rowix;
+
+static void cnn__wg_rowix_init(cnn__wg_rowix *ix, int tiles, int width)
+{
+    int32_t a[16];
+    int j, h, l;
+    for (j = 0; j < 4; j++) {
+        for (l = 0; l < 16; l++) a[l] = (3 * l + j) & 31;   /* lanes past 10 tiles: unused */
+        ix->pick[j] = _mm512_loadu_si512((const void *)a);
+    }
+    for (h = 0; h < 2; h++) {
+        int m2 = 0, m3 = 0;
+        for (l = 0; l < 16; l++) a[l] = (16 * h + l) / 3 + ((16 * h + l) % 3 == 1 ? 16 : 0);
+        ix->put[h] = _mm512_loadu_si512((const void *)a);
+        for (l = 0; l < 16; l++) a[l] = (16 * h + l) / 3;
+        ix->put2[h] = _mm512_loadu_si512((const void *)a);
+        for (l = 0; l < 16; l++) a[l] = (16 * h + l) / 3 > 0 ? (16 * h + l) / 3 - 1 : 0;
+        ix->put3[h] = _mm512_loadu_si512((const void *)a);
+        for (l = 0; l < 16; l++) {
+            m2 |= ((16 * h + l) % 3 == 2) << l;
+            m3 |= ((16 * h + l) % 3 == 0 && 16 * h + l >= 3) << l;
+        }
+        ix->m2[h] = (__mmask16)m2;
+        ix->m3[h] = (__mmask16)m3;
+    }
+    ix->mt = (__mmask16)((1u << tiles) - 1);
+    ix->ml = (__mmask16)(width >= 16 ? 0xFFFFu : (1u << width) - 1);
+    ix->mh = (__mmask16)(width > 16 ? (1u << (width - 16)) - 1 : 0u);
+}
+
+/* half h of a row from the values v[j] of its tiles' phases j < ncols (3, or 4 with the 4th
+   phase added onto the next tile's first) */
+static __m512 cnn__wg_row_put(const cnn__wg_rowix *ix, const __m512 *v, int ncols, int h)
+{
+    __m512 r = _mm512_permutex2var_ps(v[0], ix->put[h], v[1]);
+    r = _mm512_mask_permutexvar_ps(r, ix->m2[h], ix->put2[h], v[2]);
+    if (ncols == 4) r = _mm512_add_ps(r, _mm512_maskz_permutexvar_ps(ix->m3[h], ix->put3[h], v[3]));
+    return r;
+}
+
+/* row y of an h-row plane (zeros past its edges) picked at phases j < nph: d[j] */
+static void cnn__wg_row_pick(const cnn__wg_rowix *ix, const float *p, int y, int h, int w, int nph, cnn__vf *d)
+{
+    const __m512 lo = y < h ? _mm512_maskz_loadu_ps(ix->ml, p + (size_t)y * w) : _mm512_setzero_ps();
+    const __m512 hi = y < h ? _mm512_maskz_loadu_ps(ix->mh, p + (size_t)y * w + 16) : _mm512_setzero_ps();
+    int j;
+    for (j = 0; j < nph; j++) d[j] = (cnn__vf)_mm512_permutex2var_ps(lo, ix->pick[j], hi);
+}
+
+static void cnn__wg_input_rows(const cnn_conv_shape *cs, const float *xn, int nc, float *v, size_t ld, size_t plane)
+{
+    const int H = cs->h, W = cs->w, th = (cs->p + 2) / 3, tw = (cs->q + 2) / 3;
+    cnn__wg_rowix ix;
+    int c, ty, r, q, i;
+    cnn__wg_rowix_init(&ix, tw, W);
+    for (c = 0; c < nc; c++)
+        for (ty = 0; ty < th; ty++) {
+            float *vt = v + (size_t)c * ld + (size_t)ty * tw;
+            cnn__vf d[4][4], e[4][4];
+            for (r = 0; r < 4; r++) cnn__wg_row_pick(&ix, xn + (size_t)c * H * W, 3 * ty + r, H, W, 4, d[r]);
+            for (q = 0; q < 4; q++) {   /* B^T on the columns of each tile */
+                e[0][q] = d[0][q] - d[2][q]; e[1][q] = d[1][q] + d[2][q];
+                e[2][q] = d[2][q] - d[1][q]; e[3][q] = d[3][q] - d[1][q];
+            }
+            for (i = 0; i < 4; i++) {   /* then B on the rows */
+                _mm512_mask_storeu_ps(vt + (size_t)(4 * i) * plane, ix.mt, (__m512)(e[i][0] - e[i][2]));
+                _mm512_mask_storeu_ps(vt + (size_t)(4 * i + 1) * plane, ix.mt, (__m512)(e[i][1] + e[i][2]));
+                _mm512_mask_storeu_ps(vt + (size_t)(4 * i + 2) * plane, ix.mt, (__m512)(e[i][2] - e[i][1]));
+                _mm512_mask_storeu_ps(vt + (size_t)(4 * i + 3) * plane, ix.mt, (__m512)(e[i][3] - e[i][1]));
+            }
+        }
+}
+
+static void cnn__wg_output_rows(const cnn_conv_shape *cs, const float *m, size_t ld, size_t plane, const float *bias,
+                                float *yn)
+{
+    const int P = cs->p, Q = cs->q, th = (P + 2) / 3, tw = (Q + 2) / 3;
+    cnn__wg_rowix ix;
+    int k, ty, i, j;
+    cnn__wg_rowix_init(&ix, tw, Q);
+    for (k = 0; k < cs->k; k++)
+        for (ty = 0; ty < th; ty++) {
+            const float *s = m + (size_t)k * ld + (size_t)ty * tw, bk = bias ? bias[k] : 0.0f;
+            cnn__vf r[3][4];
+            __m512 y[3][3];
+            for (j = 0; j < 4; j++) {   /* A^T on the columns */
+                const cnn__vf m0 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)j * plane);
+                const cnn__vf m1 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)(4 + j) * plane);
+                const cnn__vf m2 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)(8 + j) * plane);
+                const cnn__vf m3 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)(12 + j) * plane);
+                r[0][j] = m0 + m1 + m2; r[1][j] = m1 - m2; r[2][j] = m1 + m2 + m3;
+            }
+            for (i = 0; i < 3 && 3 * ty + i < P; i++) {   /* A on the rows */
+                float *row = yn + ((size_t)k * P + 3 * ty + i) * Q;
+                y[i][0] = (__m512)(r[i][0] + r[i][1] + r[i][2] + bk);
+                y[i][1] = (__m512)(r[i][1] - r[i][2] + bk);
+                y[i][2] = (__m512)(r[i][1] + r[i][2] + r[i][3] + bk);
+                _mm512_mask_storeu_ps(row, ix.ml, cnn__wg_row_put(&ix, y[i], 3, 0));
+                if (Q > 16) _mm512_mask_storeu_ps(row + 16, ix.mh, cnn__wg_row_put(&ix, y[i], 3, 1));
+            }
+        }
+}
+
+static void cnn__wg_dout_rows(const cnn_conv_shape *cs, const float *dyn, float *m, size_t ld, size_t plane)
+{
+    const int P = cs->p, Q = cs->q, th = (P + 2) / 3, tw = (Q + 2) / 3;
+    cnn__wg_rowix ix;
+    int k, ty, i, j;
+    cnn__wg_rowix_init(&ix, tw, Q);
+    for (k = 0; k < cs->k; k++)
+        for (ty = 0; ty < th; ty++) {
+            float *o = m + (size_t)k * ld + (size_t)ty * tw;
+            cnn__vf d[3][3], s[4][3];
+            for (i = 0; i < 3; i++) cnn__wg_row_pick(&ix, dyn + (size_t)k * P * Q, 3 * ty + i, P, Q, 3, d[i]);
+            for (j = 0; j < 3; j++) {   /* A on the columns of each tile */
+                s[0][j] = d[0][j]; s[1][j] = d[0][j] + d[1][j] + d[2][j];
+                s[2][j] = d[0][j] - d[1][j] + d[2][j]; s[3][j] = d[2][j];
+            }
+            for (i = 0; i < 4; i++) {   /* then A^T on the rows */
+                _mm512_mask_storeu_ps(o + (size_t)(4 * i) * plane, ix.mt, (__m512)s[i][0]);
+                _mm512_mask_storeu_ps(o + (size_t)(4 * i + 1) * plane, ix.mt, (__m512)(s[i][0] + s[i][1] + s[i][2]));
+                _mm512_mask_storeu_ps(o + (size_t)(4 * i + 2) * plane, ix.mt, (__m512)(s[i][0] - s[i][1] + s[i][2]));
+                _mm512_mask_storeu_ps(o + (size_t)(4 * i + 3) * plane, ix.mt, (__m512)s[i][2]);
+            }
+        }
+}
+
+/* rows 3 ty + 3 of a row of tiles and 3 (ty + 1) of the next are one row of dx: its two halves
+   are summed in acc, 3 th + 1 <= 31 rows, then written or added */
+static void cnn__wg_dinput_rows(const cnn_conv_shape *cs, const float *dv, size_t ld, size_t plane, float *dxn, int set)
+{
+    const int H = cs->h, W = cs->w, th = (cs->p + 2) / 3, tw = (cs->q + 2) / 3;
+    cnn__wg_rowix ix;
+    int c, ty, i, j, h;
+    cnn__wg_rowix_init(&ix, tw, W);
+    for (c = 0; c < cs->c; c++) {
+        float *xc = dxn + (size_t)c * H * W;
+        __m512 acc[32][2];
+        for (i = 0; i <= 3 * th; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        for (ty = 0; ty < th; ty++) {
+            const float *s = dv + (size_t)c * ld + (size_t)ty * tw;
+            __m512 d[4][4];
+            for (i = 0; i < 4; i++) {   /* B's adjoint on the rows */
+                const cnn__vf v0 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)(4 * i) * plane);
+                const cnn__vf v1 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)(4 * i + 1) * plane);
+                const cnn__vf v2 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)(4 * i + 2) * plane);
+                const cnn__vf v3 = (cnn__vf)_mm512_maskz_loadu_ps(ix.mt, s + (size_t)(4 * i + 3) * plane);
+                d[i][0] = (__m512)v0; d[i][1] = (__m512)(v1 - v2 - v3); d[i][2] = (__m512)(v1 + v2 - v0); d[i][3] = (__m512)v3;
+            }
+            for (j = 0; j < 4; j++) {   /* then B^T's on the columns */
+                const cnn__vf e0 = (cnn__vf)d[0][j], e1 = (cnn__vf)d[1][j], e2 = (cnn__vf)d[2][j], e3 = (cnn__vf)d[3][j];
+                d[1][j] = (__m512)(e1 - e2 - e3); d[2][j] = (__m512)(e1 + e2 - e0);
+            }
+            for (i = 0; i < 4; i++)
+                for (h = 0; h < 2; h++) acc[3 * ty + i][h] = _mm512_add_ps(acc[3 * ty + i][h], cnn__wg_row_put(&ix, d[i], 4, h));
+        }
+        for (i = 0; i < H; i++) {
+            float *row = xc + (size_t)i * W;
+            _mm512_mask_storeu_ps(row, ix.ml, set ? acc[i][0] : _mm512_add_ps(_mm512_maskz_loadu_ps(ix.ml, row), acc[i][0]));
+            if (W > 16)
+                _mm512_mask_storeu_ps(row + 16, ix.mh,
+                                      set ? acc[i][1] : _mm512_add_ps(_mm512_maskz_loadu_ps(ix.mh, row + 16), acc[i][1]));
+        }
+    }
+}
+
+/* whether a sample's tiles are taken a row at a time (below) rather than all 16 at once */
+static int cnn__wg_rows(const cnn_conv_shape *cs)
+{
+    return cs->p > 12 || cs->q > 12;
+}
+
 /* channels [0, nc) of one sample: V = B^T D B, its 16 tiles at v[xi * plane + c * ld]. The planes
    lie CNN__WG_PAD floats more than a multiple of 4 KiB apart, which the 16 stores of a channel
    would otherwise all map to one set of the L1 cache (model 4's forward: 3x the GEMMs' time). */
@@ -1886,6 +2071,10 @@ static void cnn__wg_input(const cnn_conv_shape *cs, const float *xn, int nc, flo
 {
     const size_t hw = (size_t)cs->h * cs->w;
     int c, r, q, i;
+    if (cnn__wg_rows(cs)) {
+        cnn__wg_input_rows(cs, xn, nc, v, ld, plane);
+        return;
+    }
     for (c = 0; c < nc; c++) {
         const float *xc = xn + (size_t)c * hw;
         float *vc = v + (size_t)c * ld;
@@ -1917,6 +2106,10 @@ static void cnn__wg_output(const cnn_conv_shape *cs, const float *m, size_t ld, 
     const int P = cs->p, Q = cs->q;
     const __mmask16 mq = (__mmask16)((1u << Q) - 1);
     int k, i, j, a;
+    if (cnn__wg_rows(cs)) {
+        cnn__wg_output_rows(cs, m, ld, plane, bias, yn);
+        return;
+    }
     for (k = 0; k < cs->k; k++) {
         const float *s = m + (size_t)k * ld, bk = bias ? bias[k] : 0.0f;
         float *yk = yn + (size_t)k * P * Q;
@@ -1942,6 +2135,10 @@ static void cnn__wg_output(const cnn_conv_shape *cs, const float *m, size_t ld, 
 static void cnn__wg_dout(const cnn_conv_shape *cs, const float *dyn, float *m, size_t ld, size_t plane)
 {
     int k, i, j;
+    if (cnn__wg_rows(cs)) {
+        cnn__wg_dout_rows(cs, dyn, m, ld, plane);
+        return;
+    }
     for (k = 0; k < cs->k; k++) {
         float *o = m + (size_t)k * ld;
         __m512 rows[12];
@@ -1968,6 +2165,10 @@ static void cnn__wg_dinput(const cnn_conv_shape *cs, const float *dv, size_t ld,
     const int H = cs->h, W = cs->w;
     const __mmask16 mw = (__mmask16)((1u << W) - 1);
     int c, i, j, a;
+    if (cnn__wg_rows(cs)) {
+        cnn__wg_dinput_rows(cs, dv, ld, plane, dxn, set);
+        return;
+    }
     for (c = 0; c < cs->c; c++) {
         const float *s = dv + (size_t)c * ld;
         float *xc = dxn + (size_t)c * H * W;
@@ -1991,29 +2192,52 @@ static void cnn__wg_dinput(const cnn_conv_shape *cs, const float *dv, size_t ld,
     }
 }
 
-/* sums[p] = the sum of the 16 lanes of each of a cnn__conv_dw_tile's 16 sums, at once: a tree of
-   two-source permutes that halves the lanes a sum and doubles the sums a vector each level */
-static void cnn__wg_lane_sums(const float *lanes, float *sums)
+/* sums[4r + c] = a[r] . b[c] for r, c < 4, over n floats (a multiple of 16): lane-wise sums in
+   the order of cnn__conv_dw_tile's from zero, kept in registers, whose 16 lanes are then summed
+   for the 16 at once by a tree of two-source permutes that halves the lanes a sum and doubles
+   the sums a vector each level. (Through cnn__conv_dw_tile, its lanes cleared and summed in
+   memory, the sums of study model 16's 176-long rows ran at a third of the multiply-adds' speed.) */
+static void cnn__wg_dots(int n, const float *const *a, const float *const *b, float *sums)
 {
     static const int32_t lo[4][16] = {
         {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
         {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},
         {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29},
         {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}};
+    const cnn__vf zero = {0};
+    cnn__vf acc[16], av[4], bv[4];
     __m512 v[16];
-    int n = 16, lv, i;
-    for (i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(lanes + 16 * i);
-    for (lv = 0; lv < 4; lv++, n /= 2) {
+    int ns = 16, lv, i, r;
+#pragma GCC unroll 16
+    for (r = 0; r < 16; r++) acc[r] = zero;
+    for (i = 0; i < n; i += 16) {
+#pragma GCC unroll 4
+        for (r = 0; r < 4; r++) {
+            av[r] = cnn__vload(a[r] + i);
+            bv[r] = cnn__vload(b[r] + i);
+        }
+#pragma GCC unroll 16
+        for (r = 0; r < 16; r++) acc[r] += av[r / 4] * bv[r % 4];
+    }
+#pragma GCC unroll 16
+    for (r = 0; r < 16; r++) v[r] = (__m512)acc[r];
+    for (lv = 0; lv < 4; lv++, ns /= 2) {
         const __m512i il = _mm512_loadu_si512((const void *)lo[lv]);
         const __m512i ih = _mm512_add_epi32(il, _mm512_set1_epi32(8 >> lv));
-        for (i = 0; i < n / 2; i++)
+        for (i = 0; i < ns / 2; i++)
             v[i] = _mm512_add_ps(_mm512_permutex2var_ps(v[2 * i], il, v[2 * i + 1]),
                                  _mm512_permutex2var_ps(v[2 * i], ih, v[2 * i + 1]));
     }
     _mm512_storeu_ps(sums, v[0]);
 }
 
-/* The workspace (col), from its start: the batch's dM (16 planes of K rows of all N * 16 tiles,
+/* tiles a sample: 16, or with cnn__wg_rows up to 100 */
+static int cnn__wg_tiles(const cnn_conv_shape *cs)
+{
+    return ((cs->p + 2) / 3) * ((cs->q + 2) / 3);
+}
+
+/* The workspace (col), from its start: the batch's dM (16 planes of K rows of all N * tiles,
    each row CNN__WG_PAD floats longer: at a power-of-two stride the input gradient's GEMM found
    its rows in a few L1 sets),
    CNN__WG_SLOTS buffers for the groups or tasks in flight (a group's V and M, or 4 channels' V for
@@ -2023,7 +2247,7 @@ static void cnn__wg_lane_sums(const float *lanes, float *sums)
    result depends on the number of threads. */
 static int cnn__wg_groups(const cnn_conv_shape *cs)
 {
-    return (cs->n * 16 + CNN__WG_COLS - 1) / CNN__WG_COLS;
+    return (cs->n + CNN__WG_GS - 1) / CNN__WG_GS;
 }
 /* the buffers for groups (dw = 0) or for the weight gradient's tasks of 4 channels (dw = 1):
    how many, and the floats of each */
@@ -2034,20 +2258,24 @@ static int cnn__wg_slots(const cnn_conv_shape *cs, int dw)
 }
 static size_t cnn__wg_slot_floats(const cnn_conv_shape *cs, int dw)
 {
-    const size_t f = dw ? 16 * ((size_t)CNN__DW_T * cs->n * 16 + CNN__WG_PAD)
-                        : 16 * ((size_t)(cs->c + cs->k) * CNN__WG_COLS + 2 * CNN__WG_PAD);
+    const size_t t = (size_t)cnn__wg_tiles(cs), tg = (CNN__WG_GS * t + 15) / 16 * 16;   /* see cnn__conv_wg_backward_rows */
+    const size_t f = dw ? 16 * ((size_t)CNN__DW_T * cs->n * t + CNN__WG_PAD)
+                        : 16 * ((size_t)(cs->c + cs->k) * tg + 2 * CNN__WG_PAD);
     return (f + 15) / 16 * 16;
 }
+/* the batch's dM, or with cnn__wg_rows each group's share of dU */
 static size_t cnn__wg_dm_floats(const cnn_conv_shape *cs)
 {
-    return (16 * ((size_t)cs->k * (cs->n * 16 + CNN__WG_PAD) + CNN__WG_PAD) + 15) / 16 * 16;
+    if (cnn__wg_rows(cs)) return (size_t)cnn__wg_groups(cs) * 16 * cs->k * cs->c;
+    return (16 * ((size_t)cs->k * ((size_t)cs->n * cnn__wg_tiles(cs) + CNN__WG_PAD) + CNN__WG_PAD) + 15) / 16 * 16;
 }
 
+/* 4 to 10 tiles a column and a row: inputs of 11 to 31 rows and columns */
 static int cnn__conv_wg(const cnn_conv_shape *cs)
 {
     return cs->r == 2 && cs->s == 2 && cs->stride_h == 1 && cs->stride_w == 1 && cs->pad_top == 0 &&
-           cs->pad_left == 0 && cs->p == cs->h - 1 && cs->q == cs->w - 1 && (cs->p + 2) / 3 == 4 &&
-           (cs->q + 2) / 3 == 4 && cs->c >= 8 && cs->k >= 8;
+           cs->pad_left == 0 && cs->p == cs->h - 1 && cs->q == cs->w - 1 && cs->p >= 10 && cs->p <= 30 &&
+           cs->q >= 10 && cs->q <= 30 && cs->c >= 8 && cs->k >= 8;
 }
 
 typedef struct cnn__wg_ws {
@@ -2059,7 +2287,7 @@ static size_t cnn__wg_layout(const cnn_conv_shape *cs, float *col, cnn__wg_ws *w
 {
     const size_t a = cnn__gemm_packed_floats(cs->k, cs->c), b = cnn__gemm_packed_floats(cs->c, cs->k);
     const size_t s0 = (size_t)cnn__wg_slots(cs, 0) * cnn__wg_slot_floats(cs, 0);
-    const size_t s1 = (size_t)cnn__wg_slots(cs, 1) * cnn__wg_slot_floats(cs, 1);
+    const size_t s1 = cnn__wg_rows(cs) ? 0 : (size_t)cnn__wg_slots(cs, 1) * cnn__wg_slot_floats(cs, 1);
     const size_t at[5] = {0, cnn__wg_dm_floats(cs), s0 > s1 ? s0 : s1,
                           ((size_t)cs->n * cs->c * cs->h * cs->w + 15) / 16 * 16, (size_t)16 * cs->k * cs->c};
     size_t off[5], end = 0;
@@ -2100,7 +2328,7 @@ static int cnn__wg_threads(int tasks)
 static void cnn__conv_wg_forward(const cnn_conv_shape *cs, const float *x, const float *w, const float *b, float *y,
                                  float *col, int keep)
 {
-    const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_COLS / 16;
+    const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_GS, ts = cnn__wg_tiles(cs);
     const size_t psz = cnn__gemm_packed_floats(K, C);
     const size_t chw = (size_t)C * cs->h * cs->w, per = cnn__wg_slot_floats(cs, 0);
     const int ns = cnn__wg_threads(cnn__wg_slots(cs, 0));
@@ -2115,19 +2343,128 @@ static void cnn__conv_wg_forward(const cnn_conv_shape *cs, const float *x, const
         float *vg = slots + (size_t)sl * per;
         int grp;
         for (grp = sl * groups / ns; grp < (sl + 1) * groups / ns; grp++) {
-            const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = 16 * nsg;
+            const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = ts * nsg;
             const size_t pv = (size_t)C * tg + CNN__WG_PAD, pm = (size_t)K * tg + CNN__WG_PAD;
             float *mg = vg + 16 * pv;
             int m, j;
-            for (m = 0; m < nsg; m++) cnn__wg_input(cs, x + (size_t)(n0 + m) * chw, C, vg + 16 * m, (size_t)tg, pv);
+            for (m = 0; m < nsg; m++) cnn__wg_input(cs, x + (size_t)(n0 + m) * chw, C, vg + (size_t)ts * m, (size_t)tg, pv);
             for (j = 0; j < 16; j++)
                 cnn__gemm_prepacked(0, K, tg, C, pu + (size_t)j * psz, vg + (size_t)j * pv, tg, mg + (size_t)j * pm, tg, 1,
                                     NULL);
             for (m = 0; m < nsg; m++)
-                cnn__wg_output(cs, mg + 16 * m, (size_t)tg, pm, b, y + (size_t)(n0 + m) * K * cs->p * cs->q);
+                cnn__wg_output(cs, mg + (size_t)ts * m, (size_t)tg, pm, b, y + (size_t)(n0 + m) * K * cs->p * cs->q);
         }
     }
     if (keep == 1) memcpy(ws.x, x, (size_t)N * chw * sizeof(float));
+}
+
+/* dw += G^T dU G, dU's 16 K x C planes in u */
+static void cnn__wg_dw(const cnn_conv_shape *cs, const float *u, float *dw)
+{
+    const int K = cs->k, C = cs->c;
+    const size_t kc = (size_t)K * C;
+    int k;
+    CNN__OMP_FOR(K > 1 && (double)kc * 64 > CNN__OMP_MIN_WORK)
+    for (k = 0; k < K; k++) {
+        int c, i;
+        for (c = 0; c < C; c++) {
+            const size_t f = (size_t)k * C + c;
+            float t[2][4];
+            for (i = 0; i < 4; i++) {   /* G on the rows of dU: t[j] is column j of dU G */
+                const float u0 = u[(size_t)(4 * i) * kc + f], u1 = u[(size_t)(4 * i + 1) * kc + f];
+                const float u2 = u[(size_t)(4 * i + 2) * kc + f], u3 = u[(size_t)(4 * i + 3) * kc + f];
+                t[0][i] = u0 + 0.5f * (u1 + u2);
+                t[1][i] = 0.5f * (u1 - u2) + u3;
+            }
+            for (i = 0; i < 2; i++) {   /* then G^T on its columns */
+                dw[4 * f + i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+                dw[4 * f + 2 + i] += 0.5f * (t[i][1] - t[i][2]) + t[i][3];
+            }
+        }
+    }
+}
+
+/* dU_xi[k][c] (+)= dM_xi[k] . V_xi[c] over n tiles, a multiple of 16 (rows at m + k * ldm and
+   v + c * ldv of each plane, planes pm and pv apart), 4 rows of each at a time (cnn__wg_dots) */
+static void cnn__wg_du(const cnn_conv_shape *cs, int n, const float *v, size_t ldv, size_t pv, int c0, int nc,
+                       const float *m, size_t ldm, size_t pm, float *u, int add)
+{
+    const int K = cs->k, C = cs->c;
+    const size_t kc = (size_t)K * C;
+    int xi, k0, cc;
+    for (xi = 0; xi < 16; xi++)
+        for (cc = 0; cc < nc; cc += CNN__DW_T)
+            for (k0 = 0; k0 < K; k0 += CNN__DW_T) {
+                float sums[CNN__DW_T * CNN__DW_T];
+                const float *pa[CNN__DW_T], *pb[CNN__DW_T];
+                int r, q;
+                for (r = 0; r < CNN__DW_T; r++) {   /* rows past nc or K: repeats, dropped below */
+                    pa[r] = v + (size_t)xi * pv + (size_t)(cc + r < nc ? cc + r : nc - 1) * ldv;
+                    pb[r] = m + (size_t)xi * pm + (size_t)(k0 + r < K ? k0 + r : K - 1) * ldm;
+                }
+                cnn__wg_dots(n, pa, pb, sums);
+                for (r = 0; r < CNN__DW_T && cc + r < nc; r++)
+                    for (q = 0; q < CNN__DW_T && k0 + q < K; q++) {
+                        float *d = u + (size_t)xi * kc + (size_t)(k0 + q) * C + c0 + cc + r;
+                        *d = add ? *d + sums[r * CNN__DW_T + q] : sums[r * CNN__DW_T + q];
+                    }
+            }
+}
+
+/* The backward where a sample has more tiles (cnn__wg_rows): group by group, as the forward, for
+   the whole batch's dM (5 MB for study model 16, 81 tiles a sample) would not stay in cache
+   between its parts. A group's dM, then its V and its share of dU (written whole, not added, in
+   the dM part of the workspace), then its dV over its V, and dx; the shares are summed in the
+   order of the groups, so no value depends on the number of threads. A group's rows of V and dM
+   are a whole number of vectors long, the tiles past its own zero (set for each group, as the
+   last one may have fewer samples), so that the dot products have no tail to take apart. */
+static void cnn__conv_wg_backward_rows(const cnn_conv_shape *cs, float *col, const float *w, const float *dy, float *dx,
+                                       float *dw, int dx_set, const float *x)
+{
+    const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_GS, ts = cnn__wg_tiles(cs);
+    const int ns = cnn__wg_threads(cnn__wg_slots(cs, 0));
+    const size_t kc = (size_t)K * C, pq = (size_t)cs->p * cs->q, chw = (size_t)C * cs->h * cs->w;
+    const size_t psz = cnn__gemm_packed_floats(C, K), per = cnn__wg_slot_floats(cs, 0), share = 16 * kc;
+    cnn__wg_ws ws;
+    int sl;
+    size_t f;
+    cnn__wg_layout(cs, col, &ws);
+    if (dx) cnn__wg_weights(cs, w, ws.u, ws.pu, 1);
+    CNN__OMP_FOR(ns > 1 && (double)N * K * C * 256 > CNN__OMP_MIN_WORK)
+    for (sl = 0; sl < ns; sl++) {
+        float *vg = ws.slots + (size_t)sl * per;
+        int grp;
+        for (grp = sl * groups / ns; grp < (sl + 1) * groups / ns; grp++) {
+            const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = ts * nsg, ld = (tg + 15) / 16 * 16;
+            const size_t pv = (size_t)C * ld + CNN__WG_PAD, pm = (size_t)K * ld + CNN__WG_PAD;
+            float *mg = vg + 16 * pv;
+            int m, j, r;
+            for (j = 0; j < 16; j++) {
+                for (r = 0; r < C; r++) memset(vg + (size_t)j * pv + (size_t)r * ld + tg, 0, (size_t)(ld - tg) * sizeof(float));
+                for (r = 0; r < K; r++) memset(mg + (size_t)j * pm + (size_t)r * ld + tg, 0, (size_t)(ld - tg) * sizeof(float));
+            }
+            for (m = 0; m < nsg; m++) cnn__wg_dout(cs, dy + (size_t)(n0 + m) * K * pq, mg + (size_t)ts * m, (size_t)ld, pm);
+            if (dw) {
+                for (m = 0; m < nsg; m++) cnn__wg_input(cs, x + (size_t)(n0 + m) * chw, C, vg + (size_t)ts * m, (size_t)ld, pv);
+                cnn__wg_du(cs, ld, vg, (size_t)ld, pv, 0, C, mg, (size_t)ld, pm, ws.dm + (size_t)grp * share, 0);
+            }
+            if (!dx) continue;
+            for (j = 0; j < 16; j++)
+                cnn__gemm_prepacked(0, C, tg, K, ws.pu + (size_t)j * psz, mg + (size_t)j * pm, ld, vg + (size_t)j * pv, ld, 1,
+                                    NULL);
+            for (m = 0; m < nsg; m++)
+                cnn__wg_dinput(cs, vg + (size_t)ts * m, (size_t)ld, pv, dx + (size_t)(n0 + m) * chw, dx_set);
+        }
+    }
+    if (!dw) return;
+    CNN__OMP_FOR(share > 4096 && (double)share * groups > CNN__OMP_MIN_WORK)
+    for (f = 0; f < share; f++) {
+        float sum = ws.dm[f];
+        int g;
+        for (g = 1; g < groups; g++) sum += ws.dm[(size_t)g * share + f];
+        ws.u[f] = sum;
+    }
+    cnn__wg_dw(cs, ws.u, dw);
 }
 
 /* dx_set: write dx, not add to it. x_kept: the forward's input, or NULL for the copy that a
@@ -2135,9 +2472,9 @@ static void cnn__conv_wg_forward(const cnn_conv_shape *cs, const float *x, const
 static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const float *w, const float *dy, float *dx,
                                   float *dw, int dx_set, const float *x_kept)
 {
-    const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_COLS / 16;
-    const size_t kc = (size_t)K * C, pq = (size_t)cs->p * cs->q;
-    const size_t chw = (size_t)C * cs->h * cs->w, T = (size_t)N * 16;
+    const int K = cs->k, C = cs->c, N = cs->n, groups = cnn__wg_groups(cs), gs = CNN__WG_GS, ts = cnn__wg_tiles(cs);
+    const size_t pq = (size_t)cs->p * cs->q;
+    const size_t chw = (size_t)C * cs->h * cs->w, T = (size_t)N * ts;
     const size_t ldm = T + CNN__WG_PAD, pdm = (size_t)K * ldm + CNN__WG_PAD;   /* see cnn__wg_dm_floats */
     cnn__wg_ws ws;
     const float *x;
@@ -2145,15 +2482,18 @@ static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const fl
     int n, sl, ns;
     cnn__wg_layout(cs, col, &ws);
     x = x_kept ? x_kept : ws.x;
+    if (cnn__wg_rows(cs)) {
+        cnn__conv_wg_backward_rows(cs, col, w, dy, dx, dw, dx_set, x);
+        return;
+    }
     dm = ws.dm; u = ws.u; pu = ws.pu; slots = ws.slots;
     CNN__OMP_FOR(N > 1 && (double)N * K * pq * 16 > CNN__OMP_MIN_WORK)
-    for (n = 0; n < N; n++) cnn__wg_dout(cs, dy + (size_t)n * K * pq, dm + 16 * (size_t)n, ldm, pdm);
+    for (n = 0; n < N; n++) cnn__wg_dout(cs, dy + (size_t)n * K * pq, dm + (size_t)ts * n, ldm, pdm);
     if (dw) {   /* dU_xi[k][c] = dM_xi[k] . V_xi[c] along the batch's tiles: lane-wise dot products
                    (cnn__conv_dw_tile) of 4 rows of each, whose lanes are then summed. A task: 4
                    channels, whose V it makes again from x into its buffer. */
         const int ct = (C + CNN__DW_T - 1) / CNN__DW_T;
         const size_t pr = (size_t)CNN__DW_T * T + CNN__WG_PAD, per = cnn__wg_slot_floats(cs, 1);
-        int k;
         ns = cnn__wg_threads(cnn__wg_slots(cs, 1));
         CNN__OMP_FOR(ns > 1 && (double)N * K * C * 256 > CNN__OMP_MIN_WORK)
         for (sl = 0; sl < ns; sl++) {
@@ -2161,44 +2501,12 @@ static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const fl
             int task;
             for (task = sl * ct / ns; task < (sl + 1) * ct / ns; task++) {
                 const int c0 = task * CNN__DW_T, nc = C - c0 < CNN__DW_T ? C - c0 : CNN__DW_T;
-                int m, xi, k0;
-                for (m = 0; m < N; m++) cnn__wg_input(cs, x + (size_t)m * chw + (size_t)c0 * cs->h * cs->w, nc, rv + 16 * m, T, pr);
-                for (xi = 0; xi < 16; xi++)
-                    for (k0 = 0; k0 < K; k0 += CNN__DW_T) {
-                        float lanes[CNN__DW_T * CNN__DW_T * CNN__VW], sums[CNN__DW_T * CNN__DW_T];
-                        const float *pa[CNN__DW_T], *pb[CNN__DW_T];
-                        int r, q;
-                        for (r = 0; r < CNN__DW_T; r++) {   /* rows past C or K: repeats, dropped below */
-                            pa[r] = rv + (size_t)xi * pr + (size_t)(r < nc ? r : nc - 1) * T;
-                            pb[r] = dm + (size_t)xi * pdm + (size_t)(k0 + r < K ? k0 + r : K - 1) * ldm;
-                        }
-                        memset(lanes, 0, sizeof lanes);
-                        cnn__conv_dw_tile((int)T, 1, pa, pb, lanes);
-                        cnn__wg_lane_sums(lanes, sums);
-                        for (r = 0; r < nc; r++)
-                            for (q = 0; q < CNN__DW_T && k0 + q < K; q++)
-                                u[(size_t)xi * kc + (size_t)(k0 + q) * C + c0 + r] = sums[r * CNN__DW_T + q];
-                    }
+                int m;
+                for (m = 0; m < N; m++) cnn__wg_input(cs, x + (size_t)m * chw + (size_t)c0 * cs->h * cs->w, nc, rv + (size_t)ts * m, T, pr);
+                cnn__wg_du(cs, (int)T, rv, T, pr, c0, nc, dm, ldm, pdm, u, 0);
             }
         }
-        CNN__OMP_FOR(K > 1 && (double)kc * 64 > CNN__OMP_MIN_WORK)
-        for (k = 0; k < K; k++) {   /* dw += G^T dU G */
-            int c, i;
-            for (c = 0; c < C; c++) {
-                const size_t f = (size_t)k * C + c;
-                float t[2][4];
-                for (i = 0; i < 4; i++) {   /* G on the rows of dU: t[j] is column j of dU G */
-                    const float u0 = u[(size_t)(4 * i) * kc + f], u1 = u[(size_t)(4 * i + 1) * kc + f];
-                    const float u2 = u[(size_t)(4 * i + 2) * kc + f], u3 = u[(size_t)(4 * i + 3) * kc + f];
-                    t[0][i] = u0 + 0.5f * (u1 + u2);
-                    t[1][i] = 0.5f * (u1 - u2) + u3;
-                }
-                for (i = 0; i < 2; i++) {   /* then G^T on its columns */
-                    dw[4 * f + i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-                    dw[4 * f + 2 + i] += 0.5f * (t[i][1] - t[i][2]) + t[i][3];
-                }
-            }
-        }
+        cnn__wg_dw(cs, u, dw);
     }
     if (dx) {   /* dV_xi = U_xi^T dM_xi into a group's buffer, then dx (+)= B dV B^T */
         const size_t psz = cnn__gemm_packed_floats(C, K), per = cnn__wg_slot_floats(cs, 0);
@@ -2209,14 +2517,14 @@ static void cnn__conv_wg_backward(const cnn_conv_shape *cs, float *col, const fl
             float *vg = slots + (size_t)sl * per;
             int grp;
             for (grp = sl * groups / ns; grp < (sl + 1) * groups / ns; grp++) {
-                const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = 16 * nsg;
+                const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = ts * nsg;
                 const size_t pv = (size_t)C * tg + CNN__WG_PAD;
                 int m, j;
                 for (j = 0; j < 16; j++)
-                    cnn__gemm_prepacked(0, C, tg, K, pu + (size_t)j * psz, dm + (size_t)j * pdm + 16 * (size_t)n0, (int)ldm,
+                    cnn__gemm_prepacked(0, C, tg, K, pu + (size_t)j * psz, dm + (size_t)j * pdm + (size_t)ts * n0, (int)ldm,
                                         vg + (size_t)j * pv, tg, 1, NULL);
                 for (m = 0; m < nsg; m++)
-                    cnn__wg_dinput(cs, vg + 16 * m, (size_t)tg, pv, dx + (size_t)(n0 + m) * chw, dx_set);
+                    cnn__wg_dinput(cs, vg + (size_t)ts * m, (size_t)tg, pv, dx + (size_t)(n0 + m) * chw, dx_set);
             }
         }
     }

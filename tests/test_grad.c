@@ -334,16 +334,19 @@ static void test_net(void)
         /* on 28x26 images, the second convolution (8 channels in and out, 2x2 filters on 13x12)
            takes the Winograd path where it is built (AVX-512) */
         "(8, (3,3), (1,1), 'relu', 0.2, 2, 'max') (8, (2,2), (1,1), 'relu', 0, 1, 'max')",
+        /* on 19x17 images, the second convolution (2x2 on 17x15) takes it a row of tiles at a
+           time (cnn__wg_rows: 6 rows of 5 tiles), 3 samples in a group of 2 and one of 1 */
+        "(8, (3,3), (1,1), 'relu', 0.2, 1, 'max') (8, (2,2), (1,1), 'relu', 0, 2, 'max')",
     };
     int s, order, algo;
-    for (s = 0; s < 4; s++)
+    for (s = 0; s < 5; s++)
         for (order = 0; order < 2; order++)
             for (algo = 0; algo < 2; algo++) {
                 cnn_net_desc d;
                 cnn_error err;
                 net_ctx c;
                 int y[3] = {0, 2, 1};
-                const int ih = s == 3 ? 28 : 13, iw = s == 3 ? 26 : 12;
+                const int ih = s == 3 ? 28 : s == 4 ? 19 : 13, iw = s == 3 ? 26 : s == 4 ? 17 : 12;
                 float *x = rnd((size_t)3 * 2 * ih * iw, 0, 1), *g;
                 char what[96];
                 cnn_rng init;
@@ -367,10 +370,14 @@ static void test_net(void)
 #endif
 #ifdef CNN__WG
                 {
-                    int i, wg = 0;
+                    int i, wg = 0, rows = 0;
                     for (i = 0; i < c.net->nlayers; i++)
-                        wg += c.net->layers[i].kind == CNN_LAYER_CONV && cnn__conv_wg(&c.net->layers[i].conv);
-                    CHECK(wg == (s == 3), "net %d: %d convolutions take the Winograd path", s + 1, wg);
+                        if (c.net->layers[i].kind == CNN_LAYER_CONV && cnn__conv_wg(&c.net->layers[i].conv)) {
+                            wg++;
+                            rows += cnn__wg_rows(&c.net->layers[i].conv);
+                        }
+                    CHECK(wg == (s >= 3) && rows == (s == 4), "net %d: %d convolutions take the Winograd path, %d by rows",
+                          s + 1, wg, rows);
                 }
 #endif
                 /* net 1's second block, conv-bn-act: its min pool writes the tanh's input gradient */

@@ -135,21 +135,26 @@ static void test_conv_wide_vs_naive(void)
            wide, padded, other);
 }
 
-/* The Winograd path (cnn__conv_wg: 2x2 filters on inputs of 11 to 13 rows and columns, 8 or more
-   channels in and out, AVX-512 builds) against the naive loops, dx and dw added to; then called
+/* The Winograd path (cnn__conv_wg: 2x2 filters on inputs of 11 to 31 rows and columns, 8 or more
+   channels in and out, AVX-512 builds; 16 tiles a sample at once, or a row of tiles at a time past
+   13) against the naive loops, dx and dw added to; then called
    the net's way (the forward keeps no copy and the backward is given the input again, dx written
    over what was there) for the same values, and with OpenMP, 1 and 2 threads for the same bits */
 static void test_conv_wg_vs_naive(void)
 {
-    int trial, taken = 0;
+    int trial, taken = 0, rows = 0;
     double worst = 0.0;
-    for (trial = 0; trial < 14; trial++) {
+    for (trial = 0; trial < 24; trial++) {
         cnn_conv_shape cs;
         double e;
         int n = 1 + (int)cnn_rng_below(&rng, 5), c = 8 + (int)cnn_rng_below(&rng, 140), k = 8 + (int)cnn_rng_below(&rng, 40);
-        int h = 11 + (int)cnn_rng_below(&rng, 3), w = 11 + (int)cnn_rng_below(&rng, 3);
+        int h = 11 + (int)cnn_rng_below(&rng, trial < 14 ? 3 : 21), w = 11 + (int)cnn_rng_below(&rng, trial < 14 ? 3 : 21);
         if (trial == 0) { n = 32; c = 64; h = 13; w = 13; k = 32; }   /* the study's base model, batch 32 */
         if (trial == 1) { n = 17; c = 256; h = 12; w = 11; k = 33; }  /* an odd batch: a group of one sample */
+        if (trial == 14) { n = 32; c = 64; h = 26; w = 26; k = 32; }  /* study model 16 */
+        if (trial == 15) { n = 3; h = 31; w = 11; }                   /* the edges: 10 tiles, 4 tiles */
+        if (trial == 16) { n = 1; h = 11; w = 31; }
+        if (trial == 17) { n = 2; h = 17; w = 16; }                   /* a row across two vectors, or just one */
         if (cnn_conv_shape_init(&cs, n, c, h, w, k, 2, 2, 1, 1, CNN_PAD_VALID, NULL) != CNN_OK) {
             CHECK(0, "winograd trial %d: shape refused", trial);
             continue;
@@ -160,6 +165,7 @@ static void test_conv_wg_vs_naive(void)
               k, e);
 #ifdef CNN__WG
         taken += cnn__conv_wg(&cs);
+        rows += cnn__conv_wg(&cs) && cnn__wg_rows(&cs);
         {
             const size_t nx = (size_t)n * c * h * w, nw = (size_t)k * c * 4, ny = (size_t)n * k * cs.p * cs.q;
             const size_t ncol = cnn_conv_col_floats(&cs);
@@ -198,9 +204,10 @@ static void test_conv_wg_vs_naive(void)
 #endif
     }
 #ifdef CNN__WG
-    CHECK(taken == 14, "winograd: %d of 14 trials took the path", taken);
+    CHECK(taken == 24 && rows >= 10, "winograd: %d of 24 trials took the path, %d a row of tiles at a time", taken, rows);
 #endif
-    printf("winograd conv vs naive: worst relative difference %.3g (%d of 14 trials took the path)\n", worst, taken);
+    printf("winograd conv vs naive: worst relative difference %.3g (%d of 24 trials took the path, %d by rows)\n", worst,
+           taken, rows);
 }
 
 static void test_same_padding(void)
