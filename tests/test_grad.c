@@ -37,9 +37,12 @@ typedef double (*loss_fn)(void *ctx);
 
 /* Largest error over up to `samples` entries of x (spread evenly), relative to the largest
    analytic gradient. An entry whose difference quotient moves by more than half the tolerance
-   when the step is halved has a kink (a ReLU or a pool's pick changing) within the step, or
-   rounding noise as large: the quotient there measures nothing, so the entry is skipped; more
-   than one entry in four skipped fails the check (returns 1). */
+   when the step is halved, or whose one-sided quotients (x to x + eps, x - eps to x) differ by
+   as much, has a kink (a ReLU or a pool's pick changing) within the step, or rounding noise as
+   large: the central quotient there measures nothing, so the entry is skipped; more than one
+   entry in four skipped fails the check (returns 1). (The one-sided test catches a kink at x
+   itself, within a few 1e-6 of it, which moves both central quotients alike: the left and the
+   right derivatives' mean, where the analytic gradient is one of the two.) */
 static double grad_error(loss_fn f, void *ctx, float *x, const float *g, size_t n, float eps, int samples, double tol)
 {
     double gmax = 1e-12, emax = 0.0;
@@ -47,7 +50,8 @@ static double grad_error(loss_fn f, void *ctx, float *x, const float *g, size_t 
     for (i = 0; i < n; i++) if (fabs(g[i]) > gmax) gmax = fabs(g[i]);
     for (i = 0; i < n; i += step) {
         const float save = x[i];
-        double num[2];
+        const double l0 = f(ctx);
+        double num[2], side[2] = {0.0, 0.0};
         int h;
         for (h = 0; h < 2; h++) {
             const float e = h ? eps * 0.5f : eps, hi = save + e, lo = save - e;
@@ -56,9 +60,16 @@ static double grad_error(loss_fn f, void *ctx, float *x, const float *g, size_t 
             x[i] = lo; lm = f(ctx);
             x[i] = save;
             num[h] = (lp - lm) / ((double)hi - (double)lo);
+            if (!h) {
+                side[0] = (lp - l0) / ((double)hi - (double)save);
+                side[1] = (l0 - lm) / ((double)save - (double)lo);
+            }
         }
         seen++;
-        if (fabs(num[0] - num[1]) > 0.5 * tol * gmax) { kinks++; continue; }
+        if (fabs(num[0] - num[1]) > 0.5 * tol * gmax || fabs(side[0] - side[1]) > 0.5 * tol * gmax) {
+            kinks++;
+            continue;
+        }
         if (getenv("GRAD_DEBUG") && fabs(num[0] - g[i]) > 1e-2 * gmax)
             printf("  [%zu] num %.6g analytic %.6g\n", i, num[0], (double)g[i]);
         if (fabs(num[0] - g[i]) > emax) emax = fabs(num[0] - g[i]);
