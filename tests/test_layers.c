@@ -399,15 +399,27 @@ static void test_pool2_backward_write(void)
         }
 }
 
-/* cnn_dropout_mask against its definition, one cnn_rng_uniform draw an element compared with the
-   rate (it tests the draw's top 24 bits against a threshold instead): the same masks and the
-   same generator state after. Besides plain rates, ones where the threshold's rounding decides:
-   the first draw's own value u0 (kept), the floats just below and above it, and u0 plus half a
-   2^-24 step (dropped), so that the first entry sits on the threshold's edge every time; with a
-   seed whose u0 is below 1/4, where floats are finer than the steps. */
+/* the generator's next 64-bit output: SplitMix64 written out again from its definition (its top
+   32 bits are checked against cnn_rng_u32's below) */
+static uint64_t splitmix64_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* cnn_dropout_mask against its definition: entries 2j and 2j + 1 from the j-th 64-bit draw, the
+   uniforms k * 2^-24 of its bits 40-63 and 8-31 as floats compared with the rate (it tests k
+   against a threshold instead), an odd count's last entry from one more draw's top bits: the
+   same masks and the same generator state after. Besides plain rates, ones where the
+   threshold's rounding decides: the first draw's own value u0 (kept), the floats just below and
+   above it, and u0 plus half a 2^-24 step (dropped), so that the first entry sits on the
+   threshold's edge every time; with a seed whose u0 is below 1/4, where floats are finer than
+   the steps. */
 static void test_dropout_mask_definition(void)
 {
-    enum { N = 20000, PLAIN = 6 };
+    enum { N = 20001, PLAIN = 6 };
     float rates[PLAIN + 4] = {0.0f, 0.2f, 0.5f, 0.8f, 1.0e-30f, 0.99999994f};
     static float got[N];
     size_t k, i;
@@ -430,9 +442,17 @@ static void test_dropout_mask_definition(void)
         rate = rates[k];
         keep = 1.0f / (1.0f - rate);
         cnn_dropout_mask(&a, rate, N, got);
-        for (i = 0; i < N; i++) {
-            const float want = cnn_rng_uniform(&b) >= rate ? keep : 0.0f;
-            bad += memcmp(&want, &got[i], sizeof want) != 0;
+        {
+            uint64_t st = b.state, z = 0;
+            cnn_rng c = b;
+            CHECK((uint32_t)(splitmix64_next(&st) >> 32) == cnn_rng_u32(&c), "the test's SplitMix64 is not cnn_rng's");
+            st = b.state;
+            for (i = 0; i < N; i++) {
+                const uint32_t k = i % 2 ? (uint32_t)z >> 8 : (uint32_t)((z = splitmix64_next(&st)) >> 40);
+                const float want = (float)k / 16777216.0f >= rate ? keep : 0.0f;
+                bad += memcmp(&want, &got[i], sizeof want) != 0;
+            }
+            b.state = st;
         }
         CHECK(bad == 0, "rate %.9g: %zu of %d mask entries differ from the definition", (double)rate, bad, N);
         CHECK(a.state == b.state, "rate %.9g: the generator's state after the mask differs", (double)rate);

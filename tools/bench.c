@@ -394,7 +394,7 @@ static void bench_acts(void)
 }
 
 /* ---- dropout masks: ns per element of cnn_dropout_mask at rate 0.2, one thread, 64 Ki floats
-   (a generator draw, a compare and a store each) ---- */
+   (a generator draw for every two entries, a compare and a store each) ---- */
 typedef struct { cnn_rng rng; float *mask; size_t n; } mask_ctx;
 
 static double mask_run(void *p)
