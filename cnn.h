@@ -2194,22 +2194,37 @@ static void cnn__wg_dinput(const cnn_conv_shape *cs, const float *dv, size_t ld,
     }
 }
 
-/* sums[4r + c] = a[r] . b[c] for r, c < 4, over n floats (a multiple of 16): lane-wise sums in
-   the order of cnn__conv_dw_tile's from zero, kept in registers, whose 16 lanes are then summed
-   for the 16 at once by a tree of two-source permutes that halves the lanes a sum and doubles
-   the sums a vector each level. (Through cnn__conv_dw_tile, its lanes cleared and summed in
-   memory, the sums of study model 16's 176-long rows ran at a third of the multiply-adds' speed.) */
-static void cnn__wg_dots(int n, const float *const *a, const float *const *b, float *sums)
+/* lane p of the result: the sum of the 16 lanes of v[p], for all 16 at once, by a tree of
+   two-source permutes that halves the lanes a sum and doubles the sums a vector each level. Each
+   sum in the order lane k += lane k + 8, then k + 4, k + 2, k + 1 (cnn__sum's). v is spent. */
+static __m512 cnn__sum16x16(__m512 *v)
 {
     static const int32_t lo[4][16] = {
         {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
         {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},
         {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29},
         {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}};
+    int ns = 16, lv, i;
+    for (lv = 0; lv < 4; lv++, ns /= 2) {
+        const __m512i il = _mm512_loadu_si512((const void *)lo[lv]);
+        const __m512i ih = _mm512_add_epi32(il, _mm512_set1_epi32(8 >> lv));
+        for (i = 0; i < ns / 2; i++)
+            v[i] = _mm512_add_ps(_mm512_permutex2var_ps(v[2 * i], il, v[2 * i + 1]),
+                                 _mm512_permutex2var_ps(v[2 * i], ih, v[2 * i + 1]));
+    }
+    return v[0];
+}
+
+/* sums[4r + c] = a[r] . b[c] for r, c < 4, over n floats (a multiple of 16): lane-wise sums in
+   the order of cnn__conv_dw_tile's from zero, kept in registers, their lanes then summed by
+   cnn__sum16x16. (Through cnn__conv_dw_tile, its lanes cleared and summed in memory, the sums of
+   study model 16's 176-long rows ran at a third of the multiply-adds' speed.) */
+static void cnn__wg_dots(int n, const float *const *a, const float *const *b, float *sums)
+{
     const cnn__vf zero = {0};
     cnn__vf acc[16], av[4], bv[4];
     __m512 v[16];
-    int ns = 16, lv, i, r;
+    int i, r;
 #pragma GCC unroll 16
     for (r = 0; r < 16; r++) acc[r] = zero;
     for (i = 0; i < n; i += 16) {
@@ -2223,14 +2238,7 @@ static void cnn__wg_dots(int n, const float *const *a, const float *const *b, fl
     }
 #pragma GCC unroll 16
     for (r = 0; r < 16; r++) v[r] = (__m512)acc[r];
-    for (lv = 0; lv < 4; lv++, ns /= 2) {
-        const __m512i il = _mm512_loadu_si512((const void *)lo[lv]);
-        const __m512i ih = _mm512_add_epi32(il, _mm512_set1_epi32(8 >> lv));
-        for (i = 0; i < ns / 2; i++)
-            v[i] = _mm512_add_ps(_mm512_permutex2var_ps(v[2 * i], il, v[2 * i + 1]),
-                                 _mm512_permutex2var_ps(v[2 * i], ih, v[2 * i + 1]));
-    }
-    _mm512_storeu_ps(sums, v[0]);
+    _mm512_storeu_ps(sums, cnn__sum16x16(v));
 }
 
 /* tiles a sample: 16, or with cnn__wg_rows up to 100 */
@@ -4789,6 +4797,30 @@ static void cnn__scatter_tile(const float *col, int PQ, const double *mu, int CR
 #pragma GCC unroll 16
                 for (u = 0; u < U; u++) acc[(r * T + c) * U + u] += av[r * U + u] * bv[c * U + u];
     }
+#ifdef CNN__WG
+    {   /* cnn__sum_cprod's tail into lane 0, then its tree for the 16 pairs at once
+           (cnn__sum16x16): on quarters of each pair's lanes (below), GCC took them from a copy
+           on the stack, a store of the whole vector that the quarters' loads could not be
+           forwarded from: a stall each, 14% of the statistics' time for 7x7 filters */
+        __m512 v[T * T];
+        float out[T * T];
+        for (r = 0; r < T * T; r++) {
+            const int ra = r / T, cb_ = r % T;
+            float l0 = acc[r][0];
+            int k;
+            for (k = t; k < PQ; k++) l0 += (a[ra][k] - ca[ra]) * (b[cb_][k] - cb[cb_]);
+            v[r] = _mm512_mask_mov_ps((__m512)acc[r], 1, _mm512_set1_ps(l0));   /* in registers, as
+                                        the sums: a lane written in memory stalls the vector's load */
+        }
+        _mm512_storeu_ps(out, cnn__sum16x16(v));
+        for (r = 0; r < T; r++)
+            for (c = 0; c < T; c++) {
+                const int i = i0 + r, j = j0 + c;
+                if (i < CRS && j < CRS && i <= j) S[(size_t)i * CRS + j] = S[(size_t)j * CRS + i] = (double)out[r * T + c];
+            }
+        return;
+    }
+#endif
     for (r = 0; r < T; r++)
         for (c = 0; c < T; c++) {
             /* cnn__sum_cprod's tail into lane 0, then its tree (lane k += lane k + 8, k + 4,
@@ -4812,6 +4844,38 @@ static void cnn__scatter_tile(const float *col, int PQ, const double *mu, int CR
             (double)cnn__sum_cprod(col + (size_t)i0 * PQ, (float)mu[i0], col + (size_t)j0 * PQ, (float)mu[j0], (size_t)PQ);
 #endif
 }
+
+#ifdef CNN__GEMM_VECTOR
+/* for filters k0 .. k0 + 8 nv - 1: q_k += w_ki (S_i . w_k), mean_k += w_ki mu_i, for i in order;
+   nv (2 or 8) vectors of 8 filters' running sums in registers (called with constants, inlined) */
+static inline void cnn__plane_forms(int CRS, int K, int k0, int nv, const double *S, const double *wt, const double *mu,
+                                    double *q, double *mean)
+{
+    typedef double cnn__vd __attribute__((vector_size(8 * sizeof(double))));
+    int i, j, v, k;
+    for (i = 0; i < CRS; i++) {
+        const double *wi = wt + (size_t)i * K + k0;
+        cnn__vd a[8], w;
+        double acc[64];
+#pragma GCC unroll 8
+        for (v = 0; v < nv; v++) a[v] = (cnn__vd){0};
+        for (j = 0; j < CRS; j++) {
+            const double sij = S[(size_t)i * CRS + j], *wj = wt + (size_t)j * K + k0;
+#pragma GCC unroll 8
+            for (v = 0; v < nv; v++) {
+                memcpy(&w, wj + 8 * v, sizeof w);
+                a[v] += sij * w;
+            }
+        }
+#pragma GCC unroll 8
+        for (v = 0; v < nv; v++) memcpy(acc + 8 * v, &a[v], sizeof a[v]);
+        for (k = 0; k < 8 * nv; k++) {
+            q[k0 + k] += wi[k] * acc[k];
+            mean[k0 + k] += wi[k] * mu[i];
+        }
+    }
+}
+#endif
 
 static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, const double *wt, const float *b,
                                     double *sc, double *st, double *lane)
@@ -4839,29 +4903,13 @@ static void cnn__block0_plane_stats(int K, int CRS, int PQ, const float *col, co
     /* q_k += w_ki (S_i . w_k), mean_k += w_ki mu_i, for i in order. In vector builds filters 16 at
        a time, their running sums S_i . w_k in registers through the CRS terms; through si in
        memory each term waited for the last one's store (study model 7, 49 taps: about 20 of 250
-       us an image on one thread). Each sum is taken in the same order either way: the same bits. */
+       us an image on one thread). Each sum is taken in the same order either way: the same bits.
+       64 filters at a time where there are as many: 8 chains of multiply-adds side by side, where
+       16 filters' 2 chains each waited for their last multiply-add (13% of model 7's step). */
     k0 = 0;
 #ifdef CNN__GEMM_VECTOR
-    for (; k0 + 16 <= K; k0 += 16)
-        for (i = 0; i < CRS; i++) {
-            typedef double cnn__vd __attribute__((vector_size(8 * sizeof(double))));
-            const double *wi = wt + (size_t)i * K + k0;
-            cnn__vd a0 = {0}, a1 = {0}, w0, w1;
-            double acc[16];
-            for (j = 0; j < CRS; j++) {
-                const double sij = S[(size_t)i * CRS + j], *wj = wt + (size_t)j * K + k0;
-                memcpy(&w0, wj, sizeof w0);
-                memcpy(&w1, wj + 8, sizeof w1);
-                a0 += sij * w0;
-                a1 += sij * w1;
-            }
-            memcpy(acc, &a0, sizeof a0);
-            memcpy(acc + 8, &a1, sizeof a1);
-            for (k = 0; k < 16; k++) {
-                q[k0 + k] += wi[k] * acc[k];
-                mean[k0 + k] += wi[k] * mu[i];
-            }
-        }
+    for (; k0 + 64 <= K; k0 += 64) cnn__plane_forms(CRS, K, k0, 8, S, wt, mu, q, mean);
+    for (; k0 + 16 <= K; k0 += 16) cnn__plane_forms(CRS, K, k0, 2, S, wt, mu, q, mean);
 #endif
     for (i = 0; k0 < K && i < CRS; i++) {   /* the rest */
         const double *wi = wt + (size_t)i * K;
