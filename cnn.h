@@ -4855,10 +4855,11 @@ static inline void cnn__plane_forms(int CRS, int K, int k0, int nv, const double
     int i, j, v, k;
     for (i = 0; i < CRS; i++) {
         const double *wi = wt + (size_t)i * K + k0;
+        const cnn__vd zero = {0};
         cnn__vd a[8], w;
         double acc[64];
 #pragma GCC unroll 8
-        for (v = 0; v < nv; v++) a[v] = (cnn__vd){0};
+        for (v = 0; v < nv; v++) a[v] = zero;
         for (j = 0; j < CRS; j++) {
             const double sij = S[(size_t)i * CRS + j], *wj = wt + (size_t)j * K + k0;
 #pragma GCC unroll 8
