@@ -2801,6 +2801,72 @@ static void cnn__conv_backward_gen(const cnn_conv_shape *cs, float *col, const c
    are added in group order at the end: the same bits for any thread count. */
 #define CNN__PG_GROUPS 8
 #define CNN__PG_NV 4   /* vectors of taps per pass */
+
+#ifdef CNN__WG
+/* o[c] = column c of the 16 rows r[0..15]: pairs of rows' elements interleaved, then columns
+   of 4 rows made in each 128-bit lane, then two rounds of lane moves put each column's four
+   lanes together (64 two-source permutes for 256 elements; as permutes rather than unpacks and
+   lane shuffles, whose GCC 12 definitions set off -Wmaybe-uninitialized in C++) */
+static void cnn__transpose16(const __m512 *r, __m512 *o)
+{
+    static const int32_t ix[6][16] = {
+        {0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29},      /* lane L: a[4L] b[4L] a[4L+1] b[4L+1] */
+        {2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31},    /* and 4L+2, 4L+3 */
+        {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},      /* a[4L] a[4L+1] b[4L] b[4L+1] */
+        {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},    /* and 4L+2, 4L+3 */
+        {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},      /* lanes a0 a2 b0 b2 */
+        {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31}};   /* lanes a1 a3 b1 b3 */
+    __m512i p[6];
+    __m512 t[16], u[16];
+    int k, j;
+    for (k = 0; k < 6; k++) p[k] = _mm512_loadu_si512((const void *)ix[k]);
+    for (k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_permutex2var_ps(r[2 * k], p[0], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_permutex2var_ps(r[2 * k], p[1], r[2 * k + 1]);
+    }
+    for (k = 0; k < 4; k++) {   /* u[4k + j], lane L: column 4L + j of rows 4k .. 4k + 3 */
+        u[4 * k] = _mm512_permutex2var_ps(t[4 * k], p[2], t[4 * k + 2]);
+        u[4 * k + 1] = _mm512_permutex2var_ps(t[4 * k], p[3], t[4 * k + 2]);
+        u[4 * k + 2] = _mm512_permutex2var_ps(t[4 * k + 1], p[2], t[4 * k + 3]);
+        u[4 * k + 3] = _mm512_permutex2var_ps(t[4 * k + 1], p[3], t[4 * k + 3]);
+    }
+    for (j = 0; j < 4; j++) {   /* column 4L + j: lane L of u[j], u[4 + j], u[8 + j], u[12 + j] */
+        const __m512 v0 = _mm512_permutex2var_ps(u[j], p[4], u[4 + j]), v1 = _mm512_permutex2var_ps(u[j], p[5], u[4 + j]);
+        const __m512 v2 = _mm512_permutex2var_ps(u[8 + j], p[4], u[12 + j]);
+        const __m512 v3 = _mm512_permutex2var_ps(u[8 + j], p[5], u[12 + j]);
+        o[j] = _mm512_permutex2var_ps(v0, p[4], v2);
+        o[4 + j] = _mm512_permutex2var_ps(v1, p[4], v3);
+        o[8 + j] = _mm512_permutex2var_ps(v0, p[5], v2);
+        o[12 + j] = _mm512_permutex2var_ps(v1, p[5], v3);
+    }
+}
+#endif
+
+/* colT[i][j] = col[j][i] - c[j] for the PQ patches i (rows CRSV long, zero past CRS): in AVX-512
+   builds 16 patches and 16 taps at a time by cnn__transpose16 (one at a time, the scalar copies
+   were a fifth of cnn__conv_pool_gen_sums' time); the same subtractions, the same bits */
+static void cnn__pool_gen_colT(const float *col, const float *c, int CRS, int CRSV, int PQ, float *colT)
+{
+    int i = 0, j;
+#ifdef CNN__WG
+    for (; i + 16 <= PQ; i += 16) {
+        int j0;
+        for (j0 = 0; j0 < CRSV; j0 += 16) {
+            __m512 r[16], o[16];
+            int l;
+            for (l = 0; l < 16; l++)
+                r[l] = j0 + l < CRS ? _mm512_sub_ps(_mm512_loadu_ps(col + (size_t)(j0 + l) * PQ + i), _mm512_set1_ps(c[j0 + l]))
+                                    : _mm512_setzero_ps();
+            cnn__transpose16(r, o);
+            for (l = 0; l < 16; l++) _mm512_storeu_ps(colT + (size_t)(i + l) * CRSV + j0, o[l]);
+        }
+    }
+#endif
+    for (; i < PQ; i++) {
+        for (j = 0; j < CRS; j++) colT[(size_t)i * CRSV + j] = col[(size_t)j * PQ + i] - c[j];
+        for (; j < CRSV; j++) colT[(size_t)i * CRSV + j] = 0.0f;
+    }
+}
 static size_t cnn__conv_pool_gen_group_floats(const cnn_conv_shape *cs)
 {
     const size_t crsv = ((size_t)cs->c * cs->r * cs->s + CNN__VW - 1) / CNN__VW * CNN__VW;
@@ -2829,15 +2895,12 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
         const cnn__vf zero = {0};
         float *colT = base + (size_t)grp * per, *lanes = colT + lanes_at, *gr = colT + gr_at;
         double *sums = (double *)(void *)(colT + sums_at);   /* sum g, then sum g * xhat */
-        int m, kk, i, jc, u, v, v0;
+        int m, kk, i, u, v, v0;
         memset(lanes, 0, (size_t)K * CRSV * sizeof(float));
         memset(sums, 0, (size_t)K * 2 * sizeof(double));
         for (m = grp * N / groups; m < (grp + 1) * N / groups; m++) {
             const float *cm = col + (size_t)m * CRS * PQ;
-            for (i = 0; i < PQ; i++) {   /* colT, sample m */
-                for (jc = 0; jc < CRS; jc++) colT[(size_t)i * CRSV + jc] = cm[(size_t)jc * PQ + i] - c[jc];
-                for (; jc < CRSV; jc++) colT[(size_t)i * CRSV + jc] = 0.0f;
-            }
+            cnn__pool_gen_colT(cm, c, CRS, CRSV, PQ, colT);   /* sample m */
             for (kk = 0; kk < K; kk++) {
                 const size_t po = ((size_t)m * K + kk) * PPQ;
                 const int32_t *at = gen->arg + po;
