@@ -200,7 +200,7 @@ CNN_API void cnn_conv_backward_naive(const cnn_conv_shape *cs, const float *x, c
    At stride 1 without padding, with 8 or more input channels, in builds with vector types and
    where the workspace has room, forward skips im2col (GEMMs on the shifted input instead) and
    keeps a copy of the input in col for backward; same contract. With 2x2 filters on inputs of
-   11 to 13 rows and columns, 8 or more channels in and out, in builds for AVX-512, both run
+   11 to 31 rows and columns, 8 or more channels in and out, in builds for AVX-512, both run
    Winograd's F(3x3, 2x2) instead (16 multiply-adds a 3x3 output tile and channel, not 36), col
    holding its transforms and the input; the results then differ from the other paths' in the
    last bits. A col on a 64-byte boundary is faster (the net's are): the study's second
@@ -1882,8 +1882,8 @@ static void cnn__wg_filters(const cnn_conv_shape *cs, const float *w, float *u)
     }
 }
 
-/* The same four transforms for wider samples (cnn__wg_rows: 5 to 10 tiles a row, inputs up to 31
-   wide), a row of tiles at a time: lane t of a vector is tile t of the row, and an input row is
+/* The same four transforms for larger samples (cnn__wg_rows: more than 4 tiles a row or a column,
+   up to 10 of each; inputs up to 31 wide), a row of tiles at a time: lane t of a vector is tile t of the row, and an input row is
    two vectors, from which a two-source permute picks pixel 3t + j for each lane t; the tiles'
    values are stored with a mask of the row's tiles, and put back with a permute from the tile
    values of each phase (and a second one for the third phase, a row's lanes coming from three
