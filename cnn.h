@@ -4921,8 +4921,7 @@ static inline void cnn__plane_forms(int CRS, int K, int k0, int nv, const double
         const cnn__vd zero = {0};
         cnn__vd a[8], w;
         double acc[64];
-#pragma GCC unroll 8
-        for (v = 0; v < nv; v++) a[v] = zero;
+        for (v = 0; v < 8; v++) a[v] = zero;   /* all 8: GCC -O1 saw a[v] read unset otherwise */
         for (j = 0; j < CRS; j++) {
             const double sij = S[(size_t)i * CRS + j], *wj = wt + (size_t)j * K + k0;
 #pragma GCC unroll 8
