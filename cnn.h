@@ -2426,8 +2426,9 @@ static void cnn__wg_du(const cnn_conv_shape *cs, int n, const float *v, size_t l
    between its parts. A group's dM, then its V and its share of dU (written whole, not added, in
    the dM part of the workspace), then its dV over its V, and dx; the shares are summed in the
    order of the groups, so no value depends on the number of threads. A group's rows of V and dM
-   are a whole number of vectors long, the tiles past its own zero (set for each group, as the
-   last one may have fewer samples), so that the dot products have no tail to take apart. */
+   are a whole number of vectors long, the tiles past its own zero (nothing else writes there:
+   set once a buffer, and again where the last group's fewer samples change the rows' length), so
+   that the dot products have no tail to take apart. */
 static void cnn__conv_wg_backward_rows(const cnn_conv_shape *cs, float *col, const float *w, const float *dy, float *dx,
                                        float *dw, int dx_set, const float *x)
 {
@@ -2443,16 +2444,17 @@ static void cnn__conv_wg_backward_rows(const cnn_conv_shape *cs, float *col, con
     CNN__OMP_FOR(ns > 1 && (double)N * K * C * 256 > CNN__OMP_MIN_WORK)
     for (sl = 0; sl < ns; sl++) {
         float *vg = ws.slots + (size_t)sl * per;
-        int grp;
+        int grp, zeroed = 0;   /* the row length whose pads this buffer has zeroed */
         for (grp = sl * groups / ns; grp < (sl + 1) * groups / ns; grp++) {
             const int n0 = grp * gs, nsg = N - n0 < gs ? N - n0 : gs, tg = ts * nsg, ld = (tg + 15) / 16 * 16;
             const size_t pv = (size_t)C * ld + CNN__WG_PAD, pm = (size_t)K * ld + CNN__WG_PAD;
             float *mg = vg + 16 * pv;
             int m, j, r;
-            for (j = 0; j < 16; j++) {
+            for (j = 0; ld != zeroed && j < 16; j++) {
                 for (r = 0; r < C; r++) memset(vg + (size_t)j * pv + (size_t)r * ld + tg, 0, (size_t)(ld - tg) * sizeof(float));
                 for (r = 0; r < K; r++) memset(mg + (size_t)j * pm + (size_t)r * ld + tg, 0, (size_t)(ld - tg) * sizeof(float));
             }
+            zeroed = ld;
             for (m = 0; m < nsg; m++) cnn__wg_dout(cs, dy + (size_t)(n0 + m) * K * pq, mg + (size_t)ts * m, (size_t)ld, pm);
             if (dw) {
                 for (m = 0; m < nsg; m++) cnn__wg_input(cs, x + (size_t)(n0 + m) * chw, C, vg + (size_t)ts * m, (size_t)ld, pv);
