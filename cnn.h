@@ -1332,6 +1332,19 @@ static float cnn__relu_grad(float dy, float y)
     return dy;
 }
 
+/* v where k is 1, +0 where it is 0 (k from cnn__dropout_forward_keep). Against the dropout and
+   ReLU backwards it replaces, a dropped entry with y > 0 gives +0 where they give dy * 0 = -0
+   for dy < 0: a zero of the other sign, which changes no sum it is added to (x + -0 = x + 0 for
+   every x, -0 + +0 = +0, and these sums start at +0). */
+static float cnn__keep_grad(float v, unsigned char k)
+{
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    b &= 0u - (uint32_t)k;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
 /* the gradients behind a sigmoid and a tanh with output y: y' = y (1 - y) and 1 - y^2 */
 #define CNN__SIGMOID_GRAD(dy, y) ((dy) * (y) * (1.0f - (y)))
 #define CNN__TANH_GRAD(dy, y) ((dy) * (1.0f - (y) * (y)))
@@ -1497,6 +1510,9 @@ typedef struct cnn__bn_gen {
     const float *mask;        /* a dropout's mask right after that pool, or NULL: dy is then the
                                  dropout's output gradient, and its backward (dy * mask) is made
                                  here, the same bits, instead of in a pass of its own */
+    const unsigned char *keep;   /* or, with a ReLU before the pool, whether each entry passed
+                                    both (cnn__dropout_forward_keep), and the mask's nonzero value */
+    float scale;
     float *dgamma, *dbeta;
     const int32_t *arg;       /* that pool's picks, or NULL */
     cnn_act act;              /* with arg: the activation between the batch norm and the pool */
@@ -2908,10 +2924,15 @@ static void cnn__conv_pool_gen_sums(const cnn_conv_shape *cs, const float *col, 
                 const int32_t *at = gen->arg + po;
                 const float *dy = gen->dy + po, *y = gen->x + po, *mk = gen->mask ? gen->mask + po : NULL;
                 /* the gradient at the picks, behind the dropout (if folded) and the activation */
-                for (i = 0; i < PPQ; i++) gr[i] = mk ? dy[i] * mk[i] : dy[i];
-                if (gen->act == CNN_ACT_SIGMOID) for (i = 0; i < PPQ; i++) gr[i] = CNN__SIGMOID_GRAD(gr[i], y[i]);
-                else if (gen->act == CNN_ACT_TANH) for (i = 0; i < PPQ; i++) gr[i] = CNN__TANH_GRAD(gr[i], y[i]);
-                else for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gr[i], y[i]);
+                if (gen->keep) {   /* dy * mask and the ReLU's: dy * scale where both passed, else 0 */
+                    const unsigned char *kp = gen->keep + po;
+                    for (i = 0; i < PPQ; i++) gr[i] = cnn__keep_grad(dy[i] * gen->scale, kp[i]);
+                } else {
+                    for (i = 0; i < PPQ; i++) gr[i] = mk ? dy[i] * mk[i] : dy[i];
+                    if (gen->act == CNN_ACT_SIGMOID) for (i = 0; i < PPQ; i++) gr[i] = CNN__SIGMOID_GRAD(gr[i], y[i]);
+                    else if (gen->act == CNN_ACT_TANH) for (i = 0; i < PPQ; i++) gr[i] = CNN__TANH_GRAD(gr[i], y[i]);
+                    else for (i = 0; i < PPQ; i++) gr[i] = cnn__relu_grad(gr[i], y[i]);
+                }
                 sums[kk] += (double)cnn__sum(gr, (size_t)PPQ);
                 sums[K + kk] += (double)cnn__sum_prod(gr, gen->xs + po, gen->mean[kk], gen->invstd[kk], (size_t)PPQ);
                 if (NV == 1) {   /* the study's case, the sums in registers */
@@ -3765,6 +3786,27 @@ CNN_API void cnn_dropout_forward(size_t count, const float *mask, const float *x
     for (i = 0; i < count; i++) y[i] = x[i] * mask[i];
 }
 
+/* cnn_dropout_mask and cnn_dropout_forward in one pass, for a dropout whose mask only the first
+   block's backward reads, through a ReLU before it (cnn__dropout_keeps): the mask made a chunk at
+   a time in L1, y = x * mask as cnn_dropout_forward has it, and kept of it one byte an entry,
+   keep = (mask != 0 and x > 0), all the backward needs. Chunks of an even length take whole
+   draws, so the masks are those of one cnn_dropout_mask call over the count. */
+static void cnn__dropout_forward_keep(cnn_rng *r, float rate, size_t count, const float *x, float *y,
+                                      unsigned char *keep)
+{
+    enum { CHUNK = 512 };
+    float mask[CHUNK];
+    size_t i0, i;
+    for (i0 = 0; i0 < count; i0 += CHUNK) {
+        const size_t c = count - i0 < (size_t)CHUNK ? count - i0 : (size_t)CHUNK;
+        cnn_dropout_mask(r, rate, c, mask);
+        for (i = 0; i < c; i++) {
+            y[i0 + i] = x[i0 + i] * mask[i];
+            keep[i0 + i] = (unsigned char)((mask[i] != 0.0f) & (x[i0 + i] > 0.0f));
+        }
+    }
+}
+
 /* in chunks over the threads, like the activations' backward (one thread took study model 16's
    dropout backward, over its 26x26x64 maps, at 25 us an image while the other waited) */
 static void cnn__dropout_backward(size_t count, const float *mask, const float *dy, float *dx, int add)
@@ -4565,6 +4607,14 @@ static int cnn__dropout_folded(const cnn_net *net)
     return cnn__conv_takes_pool_gen(net, 0) && net->nlayers > 4 && net->layers[4].kind == CNN_LAYER_DROPOUT;
 }
 
+/* and whether a ReLU comes before that pool: the backward then needs, of the dropout's mask and
+   the pool's output, only whether each entry passed both, one byte an entry in the dropout's cache
+   (cnn__dropout_forward_keep) instead of two floats read back from memory */
+static int cnn__dropout_keeps(const cnn_net *net)
+{
+    return cnn__dropout_folded(net) && net->layers[2].kind == CNN_LAYER_ACT && net->layers[2].act == CNN_ACT_RELU;
+}
+
 /* slot buffers of the streamed first block (cnn__block0_forward): at most this many, one per thread */
 #define CNN__STREAM_SLOTS 16
 
@@ -5246,11 +5296,17 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
                    (computable directly), so samples run on any thread and give the same bits */
                 const uint64_t base = cnn__rng_u64(net->rng);
                 const size_t per = L->out_size;
+                const int keeps = i == 4 && cnn__dropout_keeps(net);   /* bytes in the cache, not the mask */
                 int m;
                 CNN__OMP_FOR(n > 1 && (double)count > CNN__OMP_MIN_WORK)
                 for (m = 0; m < n; m++) {
                     cnn_rng r;
                     r.state = cnn__rng_mix(base + (uint64_t)(m + 1) * CNN__RNG_GAMMA);
+                    if (keeps) {
+                        cnn__dropout_forward_keep(&r, L->rate, per, in + (size_t)m * per, L->out + (size_t)m * per,
+                                                  (unsigned char *)L->cache + (size_t)m * per);
+                        continue;
+                    }
                     cnn_dropout_mask(&r, L->rate, per, L->cache + (size_t)m * per);
                     cnn_dropout_forward(per, L->cache + (size_t)m * per, in + (size_t)m * per, L->out + (size_t)m * per);
                 }
@@ -5332,7 +5388,12 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                     gen.act = net->layers[i + 2].act;
                     if (cnn__dropout_folded(net)) {   /* layer 4 skipped its backward (no dx to write) */
                         gen.dy = net->layers[4].dout;
-                        gen.mask = net->layers[4].cache;
+                        if (cnn__dropout_keeps(net)) {   /* as cnn_dropout_mask computes it */
+                            gen.keep = (const unsigned char *)net->layers[4].cache;
+                            gen.scale = 1.0f / (1.0f - net->layers[4].rate);
+                        } else {
+                            gen.mask = net->layers[4].cache;
+                        }
                     }
                     gen.mean_d = net->stream_st + (size_t)n * cs.k * 2;   /* the streamed block's */
                     gen.smu = gen.mean_d + cs.k;
