@@ -3599,6 +3599,48 @@ CNN_API void cnn_bn_backward(int n, int c, size_t hw, const float *dy, const flo
     cnn__bn_backward(n, c, hw, dy, NULL, xhat, NULL, gamma, invstd, dx, dgamma, dbeta, NULL, 1);
 }
 
+/* cnn__bn_backward with a ReLU and a dropout after it whose forward kept one byte an entry
+   (cnn__dropout_forward_keep, cnn__dropout_keeps_bn): dy is the dropout's output gradient. The
+   ReLU's output gradient, g = dy * scale where kept, else 0 (cnn__keep_grad), is made a plane at
+   a time into dx, summed there in cnn__sum's lanes, then turned into dx in place: the sums and dx
+   of the three layers apart, without their two passes over the map and the mask. dx is written. */
+static void cnn__bn_backward_keep(int n, int c, size_t hw, const float *dy, const unsigned char *keep, float scale,
+                                  const float *x, const float *mean, const float *gamma, const float *invstd,
+                                  float *dx, float *dgamma, float *dbeta, float *kab)
+{
+    const double M = (double)n * (double)hw;
+    int ch;
+    CNN_ASSERT(dx != NULL);
+    CNN__OMP_FOR(c > 1 && M * c > CNN__OMP_MIN_WORK)
+    for (ch = 0; ch < c; ch++) {
+        const float mu = mean[ch], sc = invstd[ch], k = gamma[ch] * invstd[ch];
+        double sdy = 0.0, sdyx = 0.0;
+        float a, b;
+        int m;
+        size_t i;
+        for (m = 0; m < n; m++) {
+            const size_t off = ((size_t)m * c + ch) * hw;
+            const float *CNN__RESTRICT dyp = dy + off;
+            const unsigned char *CNN__RESTRICT kp = keep + off;
+            float *CNN__RESTRICT gp = dx + off;
+            for (i = 0; i < hw; i++) gp[i] = cnn__keep_grad(dyp[i] * scale, kp[i]);
+            sdy += cnn__sum(gp, hw);
+            sdyx += cnn__sum_prod(gp, x + off, mu, sc, hw);
+        }
+        if (dgamma) dgamma[ch] += (float)sdyx;
+        if (dbeta) dbeta[ch] += (float)sdy;
+        a = (float)(sdy / M);
+        b = (float)(sdyx / M);
+        if (kab) { kab[ch] = k; kab[c + ch] = a; kab[2 * c + ch] = b; }
+        for (m = 0; m < n; m++) {   /* as cnn__bn_backward's: dx = k * (g - a - xhat * b) */
+            const size_t off = ((size_t)m * c + ch) * hw;
+            const float *CNN__RESTRICT xh = x + off;
+            float *CNN__RESTRICT gp = dx + off;
+            for (i = 0; i < hw; i++) gp[i] = k * (gp[i] - a - cnn__f32((xh[i] - mu) * sc) * b);
+        }
+    }
+}
+
 /* >>act implementation */
 /* activations run in chunks, one thread each: elementwise, so the thread count changes no bit;
    sigmoid's and tanh's exponentials dominate a sigmoid net's step otherwise */
@@ -4615,6 +4657,20 @@ static int cnn__dropout_keeps(const cnn_net *net)
     return cnn__dropout_folded(net) && net->layers[2].kind == CNN_LAYER_ACT && net->layers[2].act == CNN_ACT_RELU;
 }
 
+/* whether dropout layer i comes right after a ReLU fused after a batch norm (no pool between,
+   study model 16's first block): that batch norm's backward then takes the dropout's output
+   gradient and the same bytes (cnn__bn_backward_keep), and the dropout's own backward goes */
+static int cnn__dropout_keeps_bn(const cnn_net *net, int i)
+{
+    return i >= 2 && net->layers[i].kind == CNN_LAYER_DROPOUT && cnn__relu_fused_after(net, i - 2);
+}
+
+/* whether dropout layer i keeps those bytes in its cache instead of its mask */
+static int cnn__dropout_keeps_at(const cnn_net *net, int i)
+{
+    return (i == 4 && cnn__dropout_keeps(net)) || cnn__dropout_keeps_bn(net, i);
+}
+
 /* slot buffers of the streamed first block (cnn__block0_forward): at most this many, one per thread */
 #define CNN__STREAM_SLOTS 16
 
@@ -4642,6 +4698,7 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
         if (!fused_bn && !cnn__conv_takes_bn_gen(net, i) && !(pool_gen && i == 2) &&
             !(i == 1 && cnn__conv_takes_pool_gen(net, 0)) &&
             !(i == 3 && cnn__dropout_folded(net)) && !cnn__pool_applies_act_grad(net, i + 1) &&
+            !(i + 1 < net->nlayers && cnn__dropout_keeps_bn(net, i + 1)) &&
             !(L->dout = cnn__alloc_floats_aligned(outn))) goto nomem;
         if (L->kind == CNN_LAYER_CONV && net->desc.algo == CNN_CONV_IM2COL) {
             cnn_conv_shape cs = L->conv;
@@ -5296,7 +5353,7 @@ CNN_API const float *cnn_net_forward(cnn_net *net, const float *x, int n)
                    (computable directly), so samples run on any thread and give the same bits */
                 const uint64_t base = cnn__rng_u64(net->rng);
                 const size_t per = L->out_size;
-                const int keeps = i == 4 && cnn__dropout_keeps(net);   /* bytes in the cache, not the mask */
+                const int keeps = cnn__dropout_keeps_at(net, i);   /* bytes in the cache, not the mask */
                 int m;
                 CNN__OMP_FOR(n > 1 && (double)count > CNN__OMP_MIN_WORK)
                 for (m = 0; m < n; m++) {
@@ -5415,6 +5472,11 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
             if (i == 1 && cnn__conv_takes_pool_gen(net, 0)) {
                 /* nothing: its sums, over the pool's picks, come with the first convolution's
                    (cnn__conv_backward_pool_gen), in the same pass over the pool's maps */
+            } else if (cnn__dropout_keeps_bn(net, i + 2)) {   /* and the dropout after that ReLU */
+                const cnn__layer *D = &net->layers[i + 2];
+                cnn__bn_backward_keep(n, L->out_c, hw, D->dout, (const unsigned char *)D->cache, 1.0f / (1.0f - D->rate),
+                                      L->in, L->invstd + L->out_c, p + L->w_off, L->invstd, dx, g + L->w_off, g + L->b_off,
+                                      L->invstd + 2 * L->out_c);
             } else if (cnn__relu_fused_after(net, i)) {   /* the gradient and output of the ReLU after it */
                 const cnn__layer *R = &net->layers[i + 1];
                 const float *relu_y = cnn__pool_applies_bn_act(net, i + 2) ? NULL : R->out;   /* NULL: done */
@@ -5448,7 +5510,9 @@ CNN_API void cnn_net_backward(cnn_net *net, const float *dlogits)
                 cnn_pool_backward(&ps, L->pool_type, L->arg, dy, dx);
             break;
         }
-        case CNN_LAYER_DROPOUT: if (dx) cnn__dropout_backward(count, L->cache, dy, dx, 0); break;
+        case CNN_LAYER_DROPOUT:   /* or the batch norm before its ReLU does it (cnn__bn_backward_keep) */
+            if (dx && !cnn__dropout_keeps_bn(net, i)) cnn__dropout_backward(count, L->cache, dy, dx, 0);
+            break;
         case CNN_LAYER_DENSE:
             cnn_dense_backward(n, (int)L->in_size, L->out_c, L->in, p + L->w_off, dy, dx, g + L->w_off, g + L->b_off);
             break;
