@@ -222,7 +222,7 @@ step study-estimate estimate_smoke
 # --scale: each model's training images/s divided by its ratio in a tools/bench_ab.sh output,
 # inference as benched; a file without ratios is refused
 estimate_scale() {
-    local ab=results/bench/ab-models-e6f41f2-vs-da4effd.txt pairs="results/bench/bench-models-*-e6f41f2-pairs-run*.txt"
+    local ab=results/bench/ab-models-e6f41f2-vs-803b2a3.txt pairs="results/bench/bench-models-*-e6f41f2-pairs-run*.txt"
     # shellcheck disable=SC2086  # $pairs: a glob, to be expanded
     python3 tools/study_estimate.py --jobs 2 --threads 1 results/full $pairs > "$out/estimate-e6.txt" &&
         python3 tools/study_estimate.py --jobs 2 --threads 1 --scale "$ab" results/full $pairs > "$out/estimate-scaled.txt" &&
