@@ -4662,7 +4662,7 @@ static int cnn__dropout_keeps(const cnn_net *net)
    gradient and the same bytes (cnn__bn_backward_keep), and the dropout's own backward goes */
 static int cnn__dropout_keeps_bn(const cnn_net *net, int i)
 {
-    return i >= 2 && net->layers[i].kind == CNN_LAYER_DROPOUT && cnn__relu_fused_after(net, i - 2);
+    return i >= 2 && i < net->nlayers && net->layers[i].kind == CNN_LAYER_DROPOUT && cnn__relu_fused_after(net, i - 2);
 }
 
 /* whether dropout layer i keeps those bytes in its cache instead of its mask */
