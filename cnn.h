@@ -3828,10 +3828,10 @@ CNN_API void cnn_dropout_forward(size_t count, const float *mask, const float *x
     for (i = 0; i < count; i++) y[i] = x[i] * mask[i];
 }
 
-/* cnn_dropout_mask and cnn_dropout_forward in one pass, for a dropout whose mask only the first
-   block's backward reads, through a ReLU before it (cnn__dropout_keeps): the mask made a chunk at
-   a time in L1, y = x * mask as cnn_dropout_forward has it, and kept of it one byte an entry,
-   keep = (mask != 0 and x > 0), all the backward needs. Chunks of an even length take whole
+/* cnn_dropout_mask and cnn_dropout_forward in one pass, for a dropout after a ReLU whose mask
+   only the backward of the layers before it reads (cnn__dropout_keeps_at): the mask made a chunk
+   at a time in L1, y = x * mask as cnn_dropout_forward has it, and kept of it one byte an entry,
+   keep = (mask != 0 and x > 0), all that backward needs. Chunks of an even length take whole
    draws, so the masks are those of one cnn_dropout_mask call over the count. */
 static void cnn__dropout_forward_keep(cnn_rng *r, float rate, size_t count, const float *x, float *y,
                                       unsigned char *keep)
@@ -4714,7 +4714,7 @@ CNN_API cnn_status cnn_net_reserve(cnn_net *net, int n, cnn_error *err)
                 cachen += wn;
             }
         } else if (L->kind == CNN_LAYER_DROPOUT || (pool_gen && i == 3)) {   /* the mask; the values at the picks */
-            cachen = outn;
+            cachen = L->kind == CNN_LAYER_DROPOUT && cnn__dropout_keeps_at(net, i) ? (outn + 3) / 4 : outn;   /* or bytes */
         }
         if (cachen && !(L->cache = cnn__alloc_floats_aligned(cachen))) goto nomem;
         if (L->kind == CNN_LAYER_POOL && L->pool_type != CNN_POOL_AVG) {
